@@ -1,1 +1,1 @@
-"""clientcore.api."""
+"""The HTTP application: one router per capability, each thin (parse, call, format)."""

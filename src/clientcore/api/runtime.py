@@ -1,0 +1,64 @@
+"""What a running server holds: the store, the group-commit writer, a cache of keys."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from clientcore.collect import AuthError
+from clientcore.collect.keys import KeyInfo, authenticate, digest
+from clientcore.collect.writer import GroupCommitWriter
+from clientcore.store import Store, open_store
+
+KEY_CACHE_SECONDS = 5.0  # a key revoked elsewhere stops working within this time
+
+
+@dataclass
+class Runtime:
+    store: Store
+    writer: GroupCommitWriter
+    admin_token: str
+    _keys: dict[str, tuple[KeyInfo, float]] = field(default_factory=dict)
+    _keys_lock: threading.Lock = field(default_factory=threading.Lock)
+    _reader: Store | None = None
+
+    @classmethod
+    def start(cls, db_url: str | None, admin_token: str | None = None) -> Runtime:
+        store = open_store(db_url)
+        return cls(store, GroupCommitWriter(store), admin_token or secrets.token_urlsafe(32))
+
+    @property
+    def reader(self) -> Store:
+        if self._reader is None:
+            self._reader = self.store.reader()
+        return self._reader
+
+    def key(self, key: str | None, scope: str) -> KeyInfo:
+        """Authenticate with a short cache: keys are checked on every request."""
+        if not key:
+            return authenticate(self.reader, key, scope)
+        hashed = digest(key)
+        now = time.monotonic()
+        with self._keys_lock:
+            cached = self._keys.get(hashed)
+        if cached and cached[1] > now:
+            info = cached[0]
+            if info.scope != scope:
+                raise AuthError(f"this is a {info.scope} key; a {scope} key is required")
+            return info
+        info = authenticate(self.reader, key, scope)
+        with self._keys_lock:
+            self._keys[hashed] = (info, now + KEY_CACHE_SECONDS)
+        return info
+
+    def forget_keys(self) -> None:
+        with self._keys_lock:
+            self._keys.clear()
+
+    def close(self) -> None:
+        self.writer.close()
+        if self._reader is not None and self._reader is not self.store:
+            self._reader.close()
+        self.store.close()

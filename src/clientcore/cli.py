@@ -1,0 +1,142 @@
+"""The `clientcore` command line: one command group per capability, each thin."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from pathlib import Path
+
+import typer
+
+from clientcore import __version__
+from clientcore.clisupport import DbOption, console, fail, print_json, server_file, with_progress
+from clientcore.clisupport import write_server_file as advertise
+from clientcore.collect.cli import events_app, import_app, keys_app
+from clientcore.store import database_url
+
+app = typer.Typer(
+    name="clientcore",
+    help="Customer data and intelligence for omnichannel retailers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(import_app, name="import")
+app.add_typer(events_app, name="events")
+
+# Capabilities register their command groups here when they are installed in the tree.
+_OPTIONAL_GROUPS = (
+    ("clientcore.value.clv.cli", "clv_app", "clv"),
+    ("clientcore.experiments.cli", "experiments_app", "experiments"),
+)
+for module_name, attribute, command in _OPTIONAL_GROUPS:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as missing:
+        if missing.name != module_name:
+            raise
+        continue
+    app.add_typer(getattr(module, attribute), name=command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"clientcore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    """Customer data and intelligence for omnichannel retailers."""
+
+
+@app.command()
+def serve(
+    db: str | None = DbOption,
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    log_level: str = typer.Option("warning", "--log-level"),
+) -> None:
+    """Run the HTTP API: the Segment-compatible collector, profiles, and the rest."""
+    import uvicorn
+
+    from clientcore.api.app import create_app
+    from clientcore.store import StoreError, open_store
+
+    url = database_url(db)
+    try:
+        open_store(url).close()  # fail early, with a clear message, on a bad or locked store
+    except StoreError as error:
+        fail(str(error))
+    token = os.environ.get("CLIENTCORE_ADMIN_TOKEN") or secrets.token_urlsafe(32)
+    advertised = advertise(url, f"http://{host}:{port}", token)
+    console.print(f"clientcore {__version__} serving {url} on http://{host}:{port} (docs: /docs)")
+    try:
+        uvicorn.run(
+            create_app(url, token),
+            host=host,
+            port=port,
+            log_level=log_level,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+        )
+    finally:
+        if advertised is not None:
+            advertised.unlink(missing_ok=True)
+
+
+@app.command()
+def generate(
+    customers: int = typer.Option(..., "--customers", min=1, help="Number of people"),
+    seed: int = typer.Option(1, "--seed"),
+    out: Path = typer.Option(..., "--out", help="Directory to write the retailer into"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Generate a synthetic omnichannel retailer with its ground truth."""
+    from clientcore.demo.generator import generate as run
+
+    summary = with_progress(
+        "generating",
+        as_json,
+        lambda progress: run(customers=customers, seed=seed, out=out, progress=progress),
+    )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        console.print(
+            f"wrote {summary.customers:,} customers, {summary.events:,} events, "
+            f"{summary.crm_records:,} CRM records and {summary.products:,} products to {out} "
+            f"in {summary.seconds:.1f}s"
+        )
+
+
+@app.command()
+def demo(
+    customers: int = typer.Option(2000, "--customers", min=10),
+    db: str | None = DbOption,
+    seed: int = typer.Option(7, "--seed"),
+    data_dir: Path = typer.Option(Path("demo-data"), "--data-dir"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Stop after the report"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Generate a demo retailer, ingest it, and show what clientcore makes of it."""
+    from clientcore.demo.tour import run_tour
+
+    url = database_url(db)
+    if server_file(url).exists():
+        fail(f"a server is running on {url}; stop it or use another --db")
+    run_tour(url, customers=customers, seed=seed, data_dir=data_dir)
+    if not no_serve:
+        serve(db=url, host="127.0.0.1", port=port, log_level="warning")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

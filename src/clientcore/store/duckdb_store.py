@@ -1,0 +1,275 @@
+"""The embedded default: one DuckDB file holds the event log and all operational state.
+
+DuckDB lets one process open a file for writing at a time. Inside that process, one connection
+writes (the collector funnels every append through a single writer thread) and `reader()`
+hands out cursors for concurrent reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from clientcore.store import migrations
+from clientcore.store.base import (
+    AppendOutcome,
+    ImportCheckpoint,
+    MigrationError,
+    RejectedEvent,
+    StoreError,
+    StoreLockedError,
+)
+
+REJECTED_COLUMNS = ("source", "origin", "position", "field", "reason", "payload")
+
+
+def rejected_table(rejected: Sequence[RejectedEvent]) -> pa.Table:
+    return pa.table(
+        {
+            "source": pa.array([r.source for r in rejected], pa.string()),
+            "origin": pa.array([r.origin for r in rejected], pa.string()),
+            "position": pa.array([r.position for r in rejected], pa.int64()),
+            "field": pa.array([r.field for r in rejected], pa.string()),
+            "reason": pa.array([r.reason for r in rejected], pa.string()),
+            "payload": pa.array([r.payload for r in rejected], pa.string()),
+        }
+    )
+
+
+class DuckDBStore:
+    backend = "duckdb"
+
+    def __init__(self, path: str, read_only: bool = False) -> None:
+        self.url = path
+        self._lock = threading.RLock()
+        try:
+            self._con = duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise StoreLockedError(
+                    f"the database {path} is in use by another process "
+                    "(is `clientcore serve` running on it?)"
+                ) from error
+            raise StoreError(f"cannot open {path}: {error}") from error
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._depth = 0
+
+    @classmethod
+    def _cursor_of(cls, parent: DuckDBStore) -> DuckDBStore:
+        clone = cls.__new__(cls)
+        clone.url = parent.url
+        clone._lock = threading.RLock()
+        clone._con = parent._con.cursor()
+        clone._con.execute("SET TimeZone = 'UTC'")
+        clone._depth = 0
+        return clone
+
+    # -- schema -------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self._con.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> list[int]:
+        with self._lock:
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name VARCHAR, applied_at TIMESTAMPTZ DEFAULT current_timestamp)"
+            )
+            current = self.schema_version()
+            applied: list[int] = []
+            for migration in migrations.DUCKDB:
+                if migration.version <= current:
+                    continue
+                try:
+                    self._con.execute("BEGIN")
+                    for statement in migration.statements:
+                        self._con.execute(statement)
+                    self._con.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                        [migration.version, migration.name],
+                    )
+                    self._con.execute("COMMIT")
+                except duckdb.Error as error:
+                    self._con.execute("ROLLBACK")
+                    raise MigrationError(
+                        f"migration {migration.version} ({migration.name}) failed: {error}"
+                    ) from error
+                applied.append(migration.version)
+            return applied
+
+    # -- generic ------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self._con.execute(sql, list(params)).fetchall()
+        except duckdb.Error as error:
+            raise StoreError(f"query failed: {error}", sql) from error
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        try:
+            with self._lock:
+                return self._con.sql(sql, params=list(params) or None).to_arrow_table()
+        except duckdb.Error as error:
+            raise StoreError(f"query failed: {error}", sql) from error
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            with self._lock:
+                result = self._con.execute(sql, list(params)).fetchone()
+        except duckdb.Error as error:
+            raise StoreError(f"statement failed: {error}", sql) from error
+        return int(result[0]) if result and isinstance(result[0], int) else 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[DuckDBStore]:
+        """Re-entrant: an inner block joins the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._con.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                self._con.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._con.execute("COMMIT")
+
+    def write_table(self, name: str, table: pa.Table, replace: bool = False) -> None:
+        with self.transaction():
+            self._con.register("incoming_table", table)
+            try:
+                if replace:
+                    self._con.execute(f"DELETE FROM {name}")
+                columns = ", ".join(table.column_names)
+                self._con.execute(
+                    f"INSERT INTO {name} ({columns}) SELECT {columns} FROM incoming_table"
+                )
+            finally:
+                self._con.unregister("incoming_table")
+
+    def reader(self) -> DuckDBStore:
+        return DuckDBStore._cursor_of(self)
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- events -------------------------------------------------------------------------
+    def append_events(
+        self,
+        events: pa.Table,
+        rejected: Sequence[RejectedEvent] = (),
+        checkpoint: ImportCheckpoint | None = None,
+    ) -> AppendOutcome:
+        """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA."""
+        con = self._con
+        with self._lock:
+            numbered = events.append_column("pos", pa.array(range(events.num_rows), pa.int64()))
+            con.register("incoming_events", numbered)
+            con.register("incoming_rejected", rejected_table(rejected))
+            try:
+                with self.transaction():
+                    positions = self._append(con, rejected, checkpoint)
+            except duckdb.Error as error:
+                raise StoreError(f"appending events failed: {error}") from error
+            finally:
+                con.unregister("incoming_events")
+                con.unregister("incoming_rejected")
+                con.execute("DROP TABLE IF EXISTS incoming")
+                con.execute("DROP TABLE IF EXISTS fresh")
+        return AppendOutcome(
+            inserted=len(positions),
+            duplicates=events.num_rows - len(positions),
+            rejected=len(rejected),
+            inserted_positions=frozenset(positions),
+        )
+
+    def _append(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        rejected: Sequence[RejectedEvent],
+        checkpoint: ImportCheckpoint | None,
+    ) -> set[int]:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE incoming AS
+               SELECT md5_number(source || chr(31) || message_id) AS key, *
+               FROM incoming_events"""
+        )
+        # First occurrence of each key that is not stored yet.
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE fresh AS
+               SELECT min(pos) AS pos, key FROM incoming
+               ANTI JOIN message_keys USING (key) GROUP BY key"""
+        )
+        con.execute("INSERT INTO message_keys SELECT key FROM fresh ORDER BY key")
+        base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]  # type: ignore[index]
+        con.execute(
+            """INSERT INTO events
+               SELECT ? + row_number() OVER (ORDER BY pos), source, message_id, type,
+                      event, user_id, anonymous_id, previous_id, group_id, channel,
+                      timestamp, original_timestamp, sent_at, received_at, payload
+               FROM incoming SEMI JOIN fresh USING (pos) ORDER BY pos""",
+            [base],
+        )
+        positions = {row[0] for row in con.execute("SELECT pos FROM fresh").fetchall()}
+        if rejected:
+            next_id = con.execute("SELECT coalesce(max(id), 0) FROM rejected_events").fetchone()[0]  # type: ignore[index]
+            con.execute(
+                f"""INSERT INTO rejected_events (id, {", ".join(REJECTED_COLUMNS)})
+                    SELECT ? + row_number() OVER (), {", ".join(REJECTED_COLUMNS)}
+                    FROM incoming_rejected""",
+                [next_id],
+            )
+        if checkpoint is not None:
+            _save_checkpoint(con, checkpoint)
+        return positions
+
+    def import_checkpoint(self, fingerprint: str) -> ImportCheckpoint | None:
+        rows = self.query(
+            "SELECT fingerprint, path, format, source, rows_done, inserted, duplicates, "
+            "rejected, status FROM imports WHERE fingerprint = ?",
+            [fingerprint],
+        )
+        return ImportCheckpoint(*rows[0]) if rows else None
+
+
+def _save_checkpoint(con: duckdb.DuckDBPyConnection, c: ImportCheckpoint) -> None:
+    con.execute(
+        """INSERT INTO imports (fingerprint, path, format, source, rows_done, inserted,
+               duplicates, rejected, status, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)
+           ON CONFLICT (fingerprint) DO UPDATE SET rows_done = excluded.rows_done,
+               inserted = excluded.inserted, duplicates = excluded.duplicates,
+               rejected = excluded.rejected, status = excluded.status,
+               updated_at = excluded.updated_at""",
+        [
+            c.fingerprint,
+            c.path,
+            c.format,
+            c.source,
+            c.rows_done,
+            c.inserted,
+            c.duplicates,
+            c.rejected,
+            c.status,
+        ],
+    )

@@ -1,0 +1,135 @@
+"""Versioned schema migrations, one list per backend, applied in order and recorded.
+
+A migration is never edited once released: add a new version instead. The two lists describe
+the same logical schema; the contract tests run the same suite on both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+DUCKDB: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "event log, rejected events, write keys, imports",
+        (
+            """CREATE TABLE events (
+                seq BIGINT NOT NULL,
+                source VARCHAR NOT NULL,
+                message_id VARCHAR NOT NULL,
+                type VARCHAR NOT NULL,
+                event VARCHAR,
+                user_id VARCHAR,
+                anonymous_id VARCHAR,
+                previous_id VARCHAR,
+                group_id VARCHAR,
+                channel VARCHAR NOT NULL,
+                timestamp TIMESTAMPTZ NOT NULL,
+                original_timestamp TIMESTAMPTZ,
+                sent_at TIMESTAMPTZ,
+                received_at TIMESTAMPTZ NOT NULL,
+                payload JSON NOT NULL
+            )""",
+            # Deduplication without a time window: a 128-bit digest of (source, message_id).
+            # A separate narrow table keeps the index small and the event log append-only.
+            "CREATE TABLE message_keys (key UHUGEINT PRIMARY KEY)",
+            """CREATE TABLE rejected_events (
+                id BIGINT PRIMARY KEY,
+                source VARCHAR NOT NULL,
+                origin VARCHAR NOT NULL,
+                position BIGINT NOT NULL,
+                field VARCHAR NOT NULL,
+                reason VARCHAR NOT NULL,
+                payload VARCHAR NOT NULL,
+                rejected_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+                replayed_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE write_keys (
+                id VARCHAR PRIMARY KEY,
+                name VARCHAR NOT NULL,
+                scope VARCHAR NOT NULL,
+                key_hash VARCHAR NOT NULL UNIQUE,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+                revoked_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE imports (
+                fingerprint VARCHAR PRIMARY KEY,
+                path VARCHAR NOT NULL,
+                format VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                rows_done BIGINT NOT NULL,
+                inserted BIGINT NOT NULL,
+                duplicates BIGINT NOT NULL,
+                rejected BIGINT NOT NULL,
+                status VARCHAR NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+            )""",
+        ),
+    ),
+)
+
+POSTGRES: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "event log, rejected events, write keys, imports",
+        (
+            """CREATE TABLE events (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                source TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                event TEXT,
+                user_id TEXT,
+                anonymous_id TEXT,
+                previous_id TEXT,
+                group_id TEXT,
+                channel TEXT NOT NULL,
+                timestamp TIMESTAMPTZ NOT NULL,
+                original_timestamp TIMESTAMPTZ,
+                sent_at TIMESTAMPTZ,
+                received_at TIMESTAMPTZ NOT NULL,
+                payload JSONB NOT NULL,
+                UNIQUE (source, message_id)
+            )""",
+            """CREATE TABLE rejected_events (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                source TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                position BIGINT NOT NULL,
+                field TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                rejected_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                replayed_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE write_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                key_hash TEXT NOT NULL UNIQUE,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                revoked_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE imports (
+                fingerprint TEXT PRIMARY KEY,
+                path TEXT NOT NULL,
+                format TEXT NOT NULL,
+                source TEXT NOT NULL,
+                rows_done BIGINT NOT NULL,
+                inserted BIGINT NOT NULL,
+                duplicates BIGINT NOT NULL,
+                rejected BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )""",
+        ),
+    ),
+)
