@@ -164,9 +164,11 @@ class PostgresStore:
                         copy.write_row((pos, *row))
                 cur = con.execute(
                     f"""INSERT INTO events ({", ".join(_EVENT_COLUMNS)})
-                        SELECT DISTINCT ON (source, message_id)
-                               {", ".join(_EVENT_COLUMNS[:-1])}, payload::jsonb
-                        FROM incoming ORDER BY source, message_id, pos
+                        SELECT {", ".join(_EVENT_COLUMNS[:-1])}, payload::jsonb FROM (
+                            SELECT DISTINCT ON (source, message_id) *
+                            FROM incoming ORDER BY source, message_id, pos
+                        ) AS first_seen
+                        ORDER BY pos
                         ON CONFLICT (source, message_id) DO NOTHING
                         RETURNING message_id, source"""
                 )
