@@ -230,4 +230,5 @@ def test_every_input_is_either_stored_or_kept_aside(raws: list[bytes]) -> None:
     kept = sorted(result.indexes + [r.index for r in result.rejected])
     assert kept == list(range(len(raws)))
     for r in result.rejected:
-        assert r.field and r.reason
+        assert r.field
+        assert r.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import orjson
 import pyarrow as pa
@@ -84,9 +85,13 @@ def test_checkpoint_is_committed_with_the_rows(store: Store) -> None:
 
 
 def test_transactions_roll_back_together(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.transaction():
-        commit(store, [prepare(_events(["a"]), "web", "test", NOW)])
-        raise RuntimeError("abort")
+    def abort_after_commit() -> None:
+        with store.transaction():
+            commit(store, [prepare(_events(["a"]), "web", "test", NOW)])
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        abort_after_commit()
     assert store.query("SELECT count(*) FROM events") == [(0,)]
 
 
@@ -122,7 +127,7 @@ def test_batch_equals_incremental_in_any_order(
         store.execute("DELETE FROM events")
         store.execute("DELETE FROM message_keys")
         bounds = sorted({0, len(ids), *(c for c in cuts if c < len(ids))})
-        parts = [ids[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        parts = [ids[a:b] for a, b in pairwise(bounds)]
         if reverse:
             parts.reverse()
         for part in parts:
