@@ -24,8 +24,14 @@ from clientcore.store.base import (
     StoreError,
     StoreLockedError,
 )
+from clientcore.store.keyfilter import KeyFilter, message_key
 
 REJECTED_COLUMNS = ("source", "origin", "position", "field", "reason", "payload")
+_COLUMNS = (
+    "seq, source, message_id, type, event, user_id, anonymous_id, previous_id, group_id, "
+    "channel, timestamp, original_timestamp, sent_at, received_at, payload"
+)
+_LOW64 = (1 << 64) - 1
 
 
 def rejected_table(rejected: Sequence[RejectedEvent]) -> pa.Table:
@@ -58,6 +64,8 @@ class DuckDBStore:
             raise StoreError(f"cannot open {path}: {error}") from error
         self._con.execute("SET TimeZone = 'UTC'")
         self._depth = 0
+        self._keys: KeyFilter | None = None
+        self._next_seq: int | None = None
 
     @classmethod
     def _cursor_of(cls, parent: DuckDBStore) -> DuckDBStore:
@@ -67,19 +75,18 @@ class DuckDBStore:
         clone._con = parent._con.cursor()
         clone._con.execute("SET TimeZone = 'UTC'")
         clone._depth = 0
+        clone._keys = None
+        clone._next_seq = None
         return clone
 
     # -- schema -------------------------------------------------------------------------
     def schema_version(self) -> int:
-        exists = self._con.execute(
+        exists = self._one(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()
-        if not exists or not exists[0]:
+        )
+        if not exists:
             return 0
-        row = self._con.execute(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return int(self._one("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
     def migrate(self) -> list[int]:
         with self._lock:
@@ -127,10 +134,15 @@ class DuckDBStore:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             with self._lock:
-                result = self._con.execute(sql, list(params)).fetchone()
+                rows = self._con.execute(sql, list(params)).fetchall()
         except duckdb.Error as error:
             raise StoreError(f"statement failed: {error}", sql) from error
-        return int(result[0]) if result and isinstance(result[0], int) else 0
+        return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The single value of a one-row query (DuckDB wants every result read to the end)."""
+        with self._lock:
+            return self._con.execute(sql, list(params)).fetchall()[0][0]
 
     @contextmanager
     def transaction(self) -> Iterator[DuckDBStore]:
@@ -183,65 +195,94 @@ class DuckDBStore:
         """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA."""
         con = self._con
         with self._lock:
-            numbered = events.append_column("pos", pa.array(range(events.num_rows), pa.int64()))
-            con.register("incoming_events", numbered)
-            con.register("incoming_rejected", rejected_table(rejected))
+            keys = [
+                message_key(source, message_id)
+                for source, message_id in zip(
+                    events.column("source").to_pylist(),
+                    events.column("message_id").to_pylist(),
+                    strict=True,
+                )
+            ]
+            first: dict[int, int] = {}
+            for pos, key in enumerate(keys):
+                first.setdefault(key, pos)
             try:
                 with self.transaction():
-                    positions = self._append(con, rejected, checkpoint)
+                    stored = self._already_stored(list(first))
+                    fresh = sorted(pos for key, pos in first.items() if key not in stored)
+                    self._insert(events.take(pa.array(fresh, pa.int64())), [keys[p] for p in fresh])
+                    if rejected:
+                        con.register("incoming_rejected", rejected_table(rejected))
+                        next_id = self._one("SELECT coalesce(max(id), 0) FROM rejected_events")
+                        con.execute(
+                            f"""INSERT INTO rejected_events (id, {", ".join(REJECTED_COLUMNS)})
+                                SELECT ? + row_number() OVER (), {", ".join(REJECTED_COLUMNS)}
+                                FROM incoming_rejected""",
+                            [next_id],
+                        ).fetchall()
+                        con.unregister("incoming_rejected")
+                    if checkpoint is not None:
+                        _save_checkpoint(con, checkpoint)
             except duckdb.Error as error:
+                self._keys = None  # rebuilt from the database on the next append
+                self._next_seq = None
                 raise StoreError(f"appending events failed: {error}") from error
-            finally:
-                con.unregister("incoming_events")
-                con.unregister("incoming_rejected")
-                con.execute("DROP TABLE IF EXISTS incoming")
-                con.execute("DROP TABLE IF EXISTS fresh")
+            self._keys.add([keys[p] for p in fresh])  # type: ignore[union-attr]
         return AppendOutcome(
-            inserted=len(positions),
-            duplicates=events.num_rows - len(positions),
+            inserted=len(fresh),
+            duplicates=events.num_rows - len(fresh),
             rejected=len(rejected),
-            inserted_positions=frozenset(positions),
+            inserted_positions=frozenset(fresh),
         )
 
-    def _append(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        rejected: Sequence[RejectedEvent],
-        checkpoint: ImportCheckpoint | None,
-    ) -> set[int]:
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE incoming AS
-               SELECT md5_number(source || chr(31) || message_id) AS key, *
-               FROM incoming_events"""
+    def _already_stored(self, keys: list[int]) -> set[int]:
+        """Which of these keys are stored: the filter answers most; the index the rest."""
+        if self._keys is None:
+            low = self._con.sql(
+                "SELECT (key & 18446744073709551615::UHUGEINT)::UBIGINT AS low FROM message_keys"
+            ).fetchnumpy()["low"]
+            self._keys = KeyFilter(low)
+        maybe = [k for k, hit in zip(keys, self._keys.maybe_stored(keys), strict=True) if hit]
+        if not maybe:
+            return set()
+        found: set[int] = set()
+        for key in maybe:  # point lookups on the primary-key index
+            rows = self._con.execute(
+                "SELECT key FROM message_keys WHERE key = ?::UHUGEINT", [str(key)]
+            ).fetchall()
+            if rows:
+                found.add(int(rows[0][0]))
+        return found
+
+    def _insert(self, events: pa.Table, keys: list[int]) -> None:
+        if not keys:
+            return
+        if self._next_seq is None:
+            self._next_seq = int(self._one("SELECT coalesce(max(seq), 0) FROM events")) + 1
+        n = events.num_rows
+        numbered = events.add_column(
+            0, "seq", pa.array(range(self._next_seq, self._next_seq + n), pa.int64())
         )
-        # First occurrence of each key that is not stored yet.
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE fresh AS
-               SELECT min(pos) AS pos, key FROM incoming
-               ANTI JOIN message_keys USING (key) GROUP BY key"""
+        halves = pa.table(
+            {
+                "high": pa.array([k >> 64 for k in keys], pa.uint64()),
+                "low": pa.array([k & _LOW64 for k in keys], pa.uint64()),
+            }
         )
-        con.execute("INSERT INTO message_keys SELECT key FROM fresh ORDER BY key")
-        base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]  # type: ignore[index]
-        con.execute(
-            """INSERT INTO events
-               SELECT ? + row_number() OVER (ORDER BY pos), source, message_id, type,
-                      event, user_id, anonymous_id, previous_id, group_id, channel,
-                      timestamp, original_timestamp, sent_at, received_at, payload
-               FROM incoming SEMI JOIN fresh USING (pos) ORDER BY pos""",
-            [base],
-        )
-        positions = {row[0] for row in con.execute("SELECT pos FROM fresh").fetchall()}
-        if rejected:
-            next_id = con.execute("SELECT coalesce(max(id), 0) FROM rejected_events").fetchone()[0]  # type: ignore[index]
+        con = self._con
+        con.register("incoming_events", numbered)
+        con.register("incoming_keys", halves)
+        try:
             con.execute(
-                f"""INSERT INTO rejected_events (id, {", ".join(REJECTED_COLUMNS)})
-                    SELECT ? + row_number() OVER (), {", ".join(REJECTED_COLUMNS)}
-                    FROM incoming_rejected""",
-                [next_id],
-            )
-        if checkpoint is not None:
-            _save_checkpoint(con, checkpoint)
-        return positions
+                "INSERT INTO message_keys SELECT (high::UHUGEINT << 64) | low FROM incoming_keys"
+            ).fetchall()
+            con.execute(
+                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming_events"
+            ).fetchall()
+        finally:
+            con.unregister("incoming_events")
+            con.unregister("incoming_keys")
+        self._next_seq += n
 
     def import_checkpoint(self, fingerprint: str) -> ImportCheckpoint | None:
         rows = self.query(
