@@ -74,6 +74,53 @@ DUCKDB: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "identity graph: identifiers, their events, merges, quarantine, blocklist",
+        (
+            """CREATE TABLE identifiers (
+                id BIGINT PRIMARY KEY,
+                type VARCHAR NOT NULL,
+                value VARCHAR NOT NULL,
+                profile_id BIGINT,
+                first_seq BIGINT NOT NULL,
+                quarantined BOOLEAN NOT NULL DEFAULT false
+            )""",
+            "CREATE INDEX identifiers_value ON identifiers (value)",
+            "CREATE INDEX identifiers_profile ON identifiers (profile_id)",
+            """CREATE TABLE event_identifiers (
+                seq BIGINT NOT NULL,
+                identifier_id BIGINT NOT NULL,
+                timestamp TIMESTAMPTZ NOT NULL
+            )""",
+            "CREATE INDEX event_identifiers_identifier ON event_identifiers (identifier_id)",
+            "CREATE UNIQUE INDEX events_seq ON events (seq)",
+            """CREATE TABLE identity_links (
+                a BIGINT NOT NULL,
+                b BIGINT NOT NULL,
+                first_seq BIGINT NOT NULL,
+                PRIMARY KEY (a, b)
+            )""",
+            """CREATE TABLE identity_merges (
+                seq BIGINT NOT NULL,
+                identifier_id BIGINT NOT NULL,
+                linked_identifier_id BIGINT NOT NULL
+            )""",
+            """CREATE TABLE identity_quarantine (
+                identifier_id BIGINT PRIMARY KEY,
+                linked_type VARCHAR NOT NULL,
+                since_seq BIGINT NOT NULL
+            )""",
+            """CREATE TABLE identity_blocklist (
+                type VARCHAR NOT NULL,
+                value VARCHAR NOT NULL,
+                reason VARCHAR,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+                PRIMARY KEY (type, value)
+            )""",
+            "CREATE TABLE identity_state (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL)",
+        ),
+    ),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -130,6 +177,52 @@ POSTGRES: tuple[Migration, ...] = (
                 status TEXT NOT NULL,
                 updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
             )""",
+        ),
+    ),
+    Migration(
+        2,
+        "identity graph: identifiers, their events, merges, quarantine, blocklist",
+        (
+            """CREATE TABLE identifiers (
+                id BIGINT PRIMARY KEY,
+                type TEXT NOT NULL,
+                value TEXT NOT NULL,
+                profile_id BIGINT,
+                first_seq BIGINT NOT NULL,
+                quarantined BOOLEAN NOT NULL DEFAULT false
+            )""",
+            "CREATE INDEX identifiers_value ON identifiers (value)",
+            "CREATE INDEX identifiers_profile ON identifiers (profile_id)",
+            """CREATE TABLE event_identifiers (
+                seq BIGINT NOT NULL,
+                identifier_id BIGINT NOT NULL,
+                timestamp TIMESTAMPTZ NOT NULL
+            )""",
+            "CREATE INDEX event_identifiers_identifier ON event_identifiers (identifier_id)",
+            """CREATE TABLE identity_links (
+                a BIGINT NOT NULL,
+                b BIGINT NOT NULL,
+                first_seq BIGINT NOT NULL,
+                PRIMARY KEY (a, b)
+            )""",
+            """CREATE TABLE identity_merges (
+                seq BIGINT NOT NULL,
+                identifier_id BIGINT NOT NULL,
+                linked_identifier_id BIGINT NOT NULL
+            )""",
+            """CREATE TABLE identity_quarantine (
+                identifier_id BIGINT PRIMARY KEY,
+                linked_type TEXT NOT NULL,
+                since_seq BIGINT NOT NULL
+            )""",
+            """CREATE TABLE identity_blocklist (
+                type TEXT NOT NULL,
+                value TEXT NOT NULL,
+                reason TEXT,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (type, value)
+            )""",
+            "CREATE TABLE identity_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
         ),
     ),
 )

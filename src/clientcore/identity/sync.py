@@ -1,0 +1,222 @@
+"""The incremental path: take the events that arrived since the watermark, update the graph.
+
+The service loads the graph the store holds once, then keeps it in memory; the server calls
+`sync` after each group commit, the CLI after an import.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from clientcore.identity.extract import extract, normalize_occurrences
+from clientcore.identity.graph import Changes, IncrementalGraph
+from clientcore.identity.normalize import Normalizers
+from clientcore.identity.service import (
+    CHUNK_EVENTS,
+    IdentityReport,
+    _blocklist,
+    _linked_name,
+    _max_seq,
+    _occurrence_ids,
+    _set_watermark,
+    _watermark,
+)
+from clientcore.identity.spec import IdentitySpec
+from clientcore.store import Store
+
+
+class IdentityService:
+    def __init__(self, store: Store, spec: IdentitySpec) -> None:
+        self.store = store
+        self.spec = spec
+        self.normalizers = Normalizers(spec.default_region)
+        self.limits = {spec.rank(kind): limit for kind, limit in spec.limits().items()}
+        self._load()
+
+    def _load(self) -> None:
+        rows = self.store.query(
+            "SELECT id, type, value, coalesce(profile_id, -1), first_seq FROM identifiers "
+            "ORDER BY id"
+        )
+        self.ids: dict[tuple[str, str], int] = {}
+        self.keys: list[tuple[str, str]] = []
+        self.first_seq: list[int] = []
+        types, profiles = [], []
+        for node, kind, value, profile, first in rows:
+            if node != len(self.keys):
+                raise RuntimeError(
+                    "identifier ids are not dense; run `clientcore identity rebuild`"
+                )
+            self.ids[(kind, value)] = node
+            self.keys.append((kind, value))
+            self.first_seq.append(int(first))
+            types.append(self.spec.rank(kind))
+            profiles.append(int(profile))
+        edges = [
+            (int(s), int(a), int(b))
+            for a, b, s in self.store.query("SELECT a, b, first_seq FROM identity_links")
+        ]
+        self.links: set[tuple[int, int]] = {(a, b) for _, a, b in edges}
+        self.graph = IncrementalGraph.restore(types, self.limits, profiles, edges)
+        self.blocklist = _blocklist(self.store)
+        self.watermark = _watermark(self.store)
+
+    def sync(self, progress: Callable[[int, int], None] | None = None) -> IdentityReport:
+        """Bring the identity tables up to the newest stored event."""
+        started = time.perf_counter()
+        report = IdentityReport()
+        upto = _max_seq(self.store)
+        start = self.watermark
+        while self.watermark < upto:
+            end = min(upto, self.watermark + CHUNK_EVENTS)
+            self._step(end, report)
+            if progress:
+                progress(self.watermark - start, upto - start)
+        report.events = upto - start
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _step(self, end: int, report: IdentityReport) -> None:
+        occ = normalize_occurrences(
+            extract(self.store, self.spec, self.watermark, end), self.spec, self.normalizers
+        )
+        compute = duckdb.connect(":memory:")
+        compute.register("occ", occ)
+        seen = compute.sql(
+            "SELECT type, value, min(seq) AS first_seq, min(type_rank) AS type_rank "
+            "FROM occ GROUP BY type, value ORDER BY first_seq, type_rank, value"
+        ).fetchall()
+        changes = Changes()
+        new_nodes: list[int] = []
+        for kind, value, first, rank in seen:
+            if (kind, value) in self.ids:
+                continue
+            node = self.graph.add_identifier(int(rank))
+            self.ids[(kind, value)] = node
+            self.keys.append((kind, value))
+            self.first_seq.append(int(first))
+            new_nodes.append(node)
+            if (kind, value) in self.blocklist:
+                _absorb(changes, self.graph.block(node, int(first)))
+        compute.register(
+            "ids",
+            pa.table(
+                {
+                    "type": pa.array([k for k, _ in self.keys], pa.string()),
+                    "value": pa.array([v for _, v in self.keys], pa.string()),
+                    "id": pa.array(range(len(self.keys)), pa.int64()),
+                }
+            ),
+        )
+        _occurrence_ids(compute)
+        pairs = compute.sql("SELECT a, b, first_seq FROM pairs ORDER BY first_seq, a, b").fetchall()
+        new_edges = [(int(s), int(a), int(b)) for a, b, s in pairs if (a, b) not in self.links]
+        self.links.update((a, b) for _, a, b in new_edges)
+        _absorb(changes, self.graph.add_edges(new_edges))
+        event_ids = compute.sql("SELECT seq, identifier_id, timestamp FROM ei").to_arrow_table()
+        compute.close()
+        self._persist(changes, new_nodes, new_edges, event_ids, end)
+        report.identifiers += len(new_nodes)
+        report.merges += len(changes.merges)
+        report.quarantined += len(changes.quarantined)
+
+    def _persist(
+        self,
+        changes: Changes,
+        new_nodes: list[int],
+        new_edges: list[tuple[int, int, int]],
+        event_ids: pa.Table,
+        end: int,
+    ) -> None:
+        store, graph = self.store, self.graph
+        touched = sorted(
+            set(new_nodes) | set(changes.profile_changes) | {q[0] for q in changes.quarantined}
+        )
+        new_set = set(new_nodes)
+        profiles = np.array([graph.profile(n) for n in touched], dtype=np.int64)
+        rows = pa.table(
+            {
+                "id": pa.array(touched, pa.int64()),
+                "type": pa.array([self.keys[n][0] for n in touched], pa.string()),
+                "value": pa.array([self.keys[n][1] for n in touched], pa.string()),
+                "profile_id": pa.array(np.where(profiles < 0, 0, profiles), mask=profiles < 0),
+                "first_seq": pa.array([self.first_seq[n] for n in touched], pa.int64()),
+                "quarantined": pa.array([n in graph.quarantined for n in touched]),
+            }
+        )
+        old = [n for n in touched if n not in new_set]
+        with store.transaction():
+            for chunk in _chunks(old):
+                store.execute(
+                    f"DELETE FROM identifiers WHERE id IN ({', '.join('?' for _ in chunk)})", chunk
+                )
+            if rows.num_rows:
+                store.write_table("identifiers", rows)
+            if event_ids.num_rows:
+                store.write_table("event_identifiers", event_ids)
+            if new_edges:
+                store.write_table(
+                    "identity_links",
+                    pa.table(
+                        {
+                            "a": pa.array([a for _, a, _ in new_edges], pa.int64()),
+                            "b": pa.array([b for _, _, b in new_edges], pa.int64()),
+                            "first_seq": pa.array([s for s, _, _ in new_edges], pa.int64()),
+                        }
+                    ),
+                )
+            for chunk in _chunks(sorted(changes.dropped_merges)):
+                marks = ", ".join("?" for _ in chunk)
+                store.execute(
+                    f"DELETE FROM identity_merges WHERE identifier_id IN ({marks}) "
+                    f"OR linked_identifier_id IN ({marks})",
+                    chunk + chunk,
+                )
+            if changes.merges:
+                store.write_table(
+                    "identity_merges",
+                    pa.table(
+                        {
+                            "seq": pa.array([m[0] for m in changes.merges], pa.int64()),
+                            "identifier_id": pa.array([m[1] for m in changes.merges], pa.int64()),
+                            "linked_identifier_id": pa.array(
+                                [m[2] for m in changes.merges], pa.int64()
+                            ),
+                        }
+                    ),
+                )
+            if changes.quarantined:
+                store.write_table(
+                    "identity_quarantine",
+                    pa.table(
+                        {
+                            "identifier_id": pa.array(
+                                [q[0] for q in changes.quarantined], pa.int64()
+                            ),
+                            "linked_type": pa.array(
+                                [_linked_name(self.spec, q[1]) for q in changes.quarantined]
+                            ),
+                            "since_seq": pa.array([q[2] for q in changes.quarantined], pa.int64()),
+                        }
+                    ),
+                )
+            _set_watermark(store, end)
+        self.watermark = end
+
+
+def _absorb(total: Changes, step: Changes) -> None:
+    total.profile_changes.update(step.profile_changes)
+    gone = step.dropped_merges
+    total.merges = [m for m in total.merges if m[1] not in gone and m[2] not in gone]
+    total.merges.extend(step.merges)
+    total.dropped_merges |= gone
+    total.quarantined.extend(step.quarantined)
+
+
+def _chunks(items: list[int], size: int = 1000) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
