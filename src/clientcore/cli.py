@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import signal
+import threading
 from pathlib import Path
 
 import typer
@@ -13,6 +15,7 @@ from clientcore import __version__
 from clientcore.clisupport import DbOption, console, fail, print_json, server_file, with_progress
 from clientcore.clisupport import write_server_file as advertise
 from clientcore.collect.cli import events_app, import_app, keys_app
+from clientcore.identity.cli import identity_app
 from clientcore.store import database_url
 
 app = typer.Typer(
@@ -24,6 +27,7 @@ app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(events_app, name="events")
+app.add_typer(identity_app, name="identity")
 
 # Capabilities register their command groups here when they are installed in the tree.
 _OPTIONAL_GROUPS = (
@@ -53,6 +57,10 @@ def _root(
     """Customer data and intelligence for omnichannel retailers."""
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 def serve(
     db: str | None = DbOption,
@@ -74,6 +82,10 @@ def serve(
     token = os.environ.get("CLIENTCORE_ADMIN_TOKEN") or secrets.token_urlsafe(32)
     advertised = advertise(url, f"http://{host}:{port}", token)
     console.print(f"clientcore {__version__} serving {url} on http://{host}:{port} (docs: /docs)")
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again: with the default
+    # handler the process would die there, before the `finally` below removes the file.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal) if main_thread else None
     try:
         uvicorn.run(
             create_app(url, token),
@@ -85,6 +97,8 @@ def serve(
             access_log=False,
         )
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if advertised is not None:
             advertised.unlink(missing_ok=True)
 

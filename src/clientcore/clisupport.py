@@ -85,6 +85,9 @@ class RemoteServer:
             fail(detail)
         return response.json()
 
+    def close(self) -> None:
+        self._client.close()
+
 
 @contextmanager
 def store_or_server(db: str | None) -> Iterator[Store | RemoteServer]:
@@ -97,7 +100,11 @@ def store_or_server(db: str | None) -> Iterator[Store | RemoteServer]:
         if not info_path.exists():
             fail(f"{error}; stop the other process or point --db elsewhere")
         info = json.loads(info_path.read_text())
-        yield RemoteServer(info["url"], info["admin_token"])
+        server = RemoteServer(info["url"], info["admin_token"])
+        try:
+            yield server
+        finally:
+            server.close()
         return
     except StoreError as error:
         fail(str(error))

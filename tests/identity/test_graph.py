@@ -34,7 +34,6 @@ def _incremental(types: list[int], events: list[list[int]], cuts: list[int]):  #
     graph = IncrementalGraph(types, LIMITS)
     seen: set[tuple[int, int]] = set()
     merges: set[tuple[int, int, int]] = set()
-    quarantined: list[tuple[int, int, int]] = []
     bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
     for lo, hi in pairwise(bounds):
         new = []
@@ -50,7 +49,7 @@ def _incremental(types: list[int], events: list[list[int]], cuts: list[int]):  #
             if m[1] not in changes.dropped_merges and m[2] not in changes.dropped_merges
         }
         merges |= set(changes.merges)
-        quarantined.extend(changes.quarantined)
+    quarantined = [(n, *graph.reason(n)) for n in range(len(types)) if graph.reason(n)]  # type: ignore[misc]
     return graph, merges, quarantined
 
 
@@ -70,7 +69,7 @@ def test_incremental_equals_batch(log: tuple[list[int], list[list[int]], list[in
     batch = _batch(types, events)
     graph, merges, graph_quarantine = _incremental(types, events, cuts)
     assert [graph.profile(i) for i in range(len(types))] == batch.profile_of.tolist()
-    assert sorted(graph.quarantined) == np.flatnonzero(batch.quarantined).tolist()
+    assert sorted(graph.quarantined | graph.cut) == np.flatnonzero(batch.quarantined).tolist()
     assert sorted(graph_quarantine) == sorted(
         (int(n), int(batch.quarantine_type[n]), int(batch.quarantine_seq[n]))
         for n in np.flatnonzero(batch.quarantined)
@@ -110,4 +109,17 @@ def test_a_late_quarantine_splits_what_it_had_joined() -> None:
     assert graph.profile(2) == graph.profile(0) == 0
     changes = graph.add_edges([(1, 1, 2)])
     assert [graph.profile(i) for i in range(3)] == [0, 1, -1]
-    assert changes.quarantined == [(2, 0, 1)]
+    assert graph.reason(2) == (0, 1)
+    assert 2 in changes.touched
+
+
+def test_a_placeholder_under_the_pairwise_limit_is_cut_from_the_profile() -> None:
+    # Two logins (type 0, limit 1), each with its card (type 1); a store phone (type 3) typed
+    # for both: it links only two cards (under the card limit of 2), yet joins two people.
+    types = [0, 1, 0, 1, 3]
+    events = [[0, 1], [2, 3], [1, 4], [3, 4]]
+    result = _batch(types, events)
+    assert result.profile_of.tolist() == [0, 0, 2, 2, -1]
+    graph, _, quarantined = _incremental(types, events, [1, 2, 3])
+    assert [graph.profile(i) for i in range(5)] == [0, 0, 2, 2, -1]
+    assert quarantined == [(4, -3, 0)]

@@ -87,4 +87,6 @@ async def import_file(body: ImportRequest, rt: AdminDep) -> dict[str, Any]:
     report = await asyncio.to_thread(
         import_events, rt.store, Path(body.path), body.format, body.source
     )
+    if rt.identity is not None and report.inserted:
+        rt.identity.notify()
     return report.to_dict()

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from clientcore import __version__
-from clientcore.api import admin, collect, errors
+from clientcore.api import admin, collect, errors, identity
+from clientcore.api.responses import ORJSONResponse
 from clientcore.api.runtime import Runtime
 from clientcore.store import StoreError
 
@@ -34,6 +34,7 @@ def create_app(db_url: str | None = None, admin_token: str | None = None) -> Fas
     errors.install(app)
     app.include_router(collect.router)
     app.include_router(admin.router)
+    app.include_router(identity.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers")
     def health() -> dict[str, str]:

@@ -32,9 +32,10 @@ async def read_body(request: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
     inflater = zlib.decompressobj(wbits)
     try:
         data = inflater.decompress(bytes(body), limit + 1)
+        # Checked before eof: a body of exactly limit + 1 bytes inflates to its end.
+        if len(data) > limit:
+            raise PayloadTooLargeError(f"decompressed body is larger than {limit // 1024} KiB")
         if not inflater.eof:
-            if len(data) > limit or inflater.unconsumed_tail:
-                raise PayloadTooLargeError(f"decompressed body is larger than {limit // 1024} KiB")
             raise PayloadError("gzip body is truncated")
     except zlib.error as error:
         raise PayloadError(f"body is not valid {encoding}: {error}") from error

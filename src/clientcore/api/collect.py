@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse
 
 from clientcore.api.body import basic_user, read_body
 from clientcore.api.errors import ApiError
+from clientcore.api.responses import ORJSONResponse
 from clientcore.api.runtime import Runtime
 from clientcore.collect import PayloadError
 from clientcore.collect.ingest import Prepared, prepare

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clientcore.api.responses import ORJSONResponse
 from clientcore.collect import CollectError
 from clientcore.store import StoreError
 
@@ -61,12 +61,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return ORJSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return ORJSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        location = [str(p) for p in first.get("loc", []) if p not in ("query", "body", "path")]
+        loc = list(first.get("loc", []))
+        # Drop where the value came from, not a field that has the same name (`path`).
+        if loc and loc[0] in ("query", "body", "path", "header", "cookie"):
+            loc = loc[1:]
+        location = [str(p) for p in loc]
         return ORJSONResponse(
             error_body(
                 "invalid_request",

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from clientcore.collect import AuthError
 from clientcore.collect.keys import KeyInfo, authenticate, digest
 from clientcore.collect.writer import GroupCommitWriter
+from clientcore.identity.follower import IdentityFollower
+from clientcore.identity.spec import load_spec
 from clientcore.store import Store, open_store
 
 KEY_CACHE_SECONDS = 5.0  # a key revoked elsewhere stops working within this time
@@ -24,10 +26,15 @@ class Runtime:
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
     _reader: Store | None = None
 
+    identity: IdentityFollower | None = None
+
     @classmethod
     def start(cls, db_url: str | None, admin_token: str | None = None) -> Runtime:
         store = open_store(db_url)
-        return cls(store, GroupCommitWriter(store), admin_token or secrets.token_urlsafe(32))
+        runtime = cls(store, GroupCommitWriter(store), admin_token or secrets.token_urlsafe(32))
+        runtime.identity = IdentityFollower(store, load_spec())
+        runtime.writer.on_commit = runtime.identity.notify
+        return runtime
 
     @property
     def reader(self) -> Store:
@@ -59,6 +66,8 @@ class Runtime:
 
     def close(self) -> None:
         self.writer.close()
+        if self.identity is not None:
+            self.identity.close()
         if self._reader is not None and self._reader is not self.store:
             self._reader.close()
         self.store.close()

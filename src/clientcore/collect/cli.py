@@ -100,6 +100,9 @@ def import_events_command(
     file: Path = typer.Argument(..., help="NDJSON, CSV or Parquet file of Segment-spec events"),
     fmt: str | None = typer.Option(None, "--format", help="ndjson|csv|parquet (default: by ext)"),
     source: str = typer.Option("import", "--source", help="Source name used for deduplication"),
+    stitch_profiles: bool = typer.Option(
+        True, "--stitch/--no-stitch", help="Update profiles from the new events afterwards"
+    ),
     db: str | None = DbOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -120,6 +123,13 @@ def import_events_command(
                 ).to_dict()
             except CollectError as error:
                 fail(f"--{error.field}: {error.message}" if error.field else error.message)
+            if stitch_profiles and report["inserted"]:
+                from clientcore.identity.spec import load_spec
+                from clientcore.identity.sync import stitch
+
+                report["identity"] = with_progress(
+                    "stitching profiles", as_json, lambda p: stitch(store, load_spec(), p)
+                ).to_dict()
     if as_json:
         print_json(report)
         return

@@ -196,7 +196,9 @@ def import_events(
     if not path.is_file():
         raise ImportFileError(f"no such file: {path}", "FILE")
     kind = detect_format(path, fmt)
-    fp = fingerprint(path) + ":" + source
+    # The format is part of the import's identity: a file imported under the wrong --format
+    # (every row rejected) must import again under the right one.
+    fp = f"{fingerprint(path)}:{kind}:{source}"
     previous = store.import_checkpoint(fp)
     report = ImportReport(str(path), kind, source)
     if previous is not None and previous.status == "done":
@@ -216,7 +218,10 @@ def import_events(
         chunks = _table_chunks(_csv_batches(path), skip)
         total = 0
     else:
-        total = pq.ParquetFile(path).metadata.num_rows
+        try:
+            total = pq.read_metadata(path).num_rows
+        except (pa.ArrowInvalid, OSError) as error:
+            raise ImportFileError(f"{path.name} is not a readable Parquet file: {error}") from error
         chunks = _table_chunks(_parquet_batches(path), skip)
     origin = f"import:{path.resolve()}"
     for first_row, raws, done in chunks:

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -27,8 +28,14 @@ class _Job:
 
 
 class GroupCommitWriter:
-    def __init__(self, store: Store, max_wait_seconds: float = 0.002) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_wait_seconds: float = 0.002,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
+        self.on_commit = on_commit
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._max_wait = max_wait_seconds
         self._thread = threading.Thread(target=self._run, name="clientcore-writer", daemon=True)
@@ -88,6 +95,8 @@ class GroupCommitWriter:
             return
         self.commits += 1
         self.events += outcome.inserted
+        if self.on_commit is not None and outcome.inserted:
+            self.on_commit()
         positions = sorted(outcome.inserted_positions)
         offset = 0
         for job in jobs:

@@ -38,12 +38,22 @@ def extraction_sql(spec: IdentitySpec, backend: str) -> str:
     # Read JSON only from events whose text mentions one of the keys (most events do not).
     keys = sorted({path.rsplit(".", 1)[1] for rule in spec.identifiers for path in rule.paths})
     mentions = " OR ".join(f"strpos({_payload_text(backend)}, '\"{key}\"') > 0" for key in keys)
-    for rule in spec.identifiers:
-        for path in rule.paths:
+    found = [(rule.type, path) for rule in spec.identifiers for path in rule.paths]
+    if backend == "postgres":
+        for kind, path in found:
             parts.append(
-                f"SELECT seq, timestamp, '{rule.type}' AS type, {_json_text(backend, path)} AS raw "
+                f"SELECT seq, timestamp, '{kind}' AS type, {_json_text(backend, path)} AS raw "
                 f"FROM events WHERE seq > ? AND seq <= ? AND ({mentions or 'FALSE'})"
             )
+    elif found:
+        # DuckDB reads every path in one parse of each payload, then pairs them with types.
+        kinds = "[" + ", ".join(f"'{kind}'" for kind, _ in found) + "]"
+        paths = "[" + ", ".join(f"'{path}'" for _, path in found) + "]"
+        parts.append(
+            f"SELECT seq, timestamp, unnest({kinds}) AS type, "
+            f"unnest(json_extract_string(payload, {paths})) AS raw "
+            f"FROM events WHERE seq > ? AND seq <= ? AND ({mentions})"
+        )
     return " UNION ALL ".join(parts)
 
 

@@ -27,6 +27,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
+from clientcore.identity.split import excess, split_component
+
 IntArray = np.ndarray
 
 
@@ -84,6 +86,7 @@ def quarantine(
 
 
 BLOCKED = -2  # quarantine_type of an identifier a person blocklisted (unmerge)
+SPLIT = -3  # quarantine_type of an identifier cut to keep a profile within its limits
 
 
 def batch_profiles(
@@ -105,6 +108,13 @@ def batch_profiles(
         flagged |= blocked
     keep = ~(flagged[a] | flagged[b]) if a.size else np.zeros(0, dtype=bool)
     ka, kb, ks = a[keep], b[keep], first_seq[keep]
+    cut = _split_over_limits(n, types, ka, kb, ks, flagged, limits)
+    if cut.size:
+        qtype[cut] = SPLIT
+        qseq[cut] = 0
+        flagged[cut] = True
+        keep2 = ~(flagged[ka] | flagged[kb])
+        ka, kb, ks = ka[keep2], kb[keep2], ks[keep2]
     graph = coo_matrix((np.ones(ka.size, dtype=np.int8), (ka, kb)), shape=(n, n)).tocsr()
     _, labels = connected_components(graph, directed=False)
     smallest = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
@@ -113,6 +123,44 @@ def batch_profiles(
     profile_of[flagged] = -1
     ma, mb, mseq = kruskal_merges(n, ka, kb, ks)
     return BatchResult(profile_of, flagged, qtype, qseq, ma, mb, mseq)
+
+
+def _split_over_limits(
+    n: int,
+    types: IntArray,
+    a: IntArray,
+    b: IntArray,
+    seq: IntArray,
+    flagged: IntArray,
+    limits: dict[int, int],
+) -> IntArray:
+    """Identifiers to quarantine so that no component holds more of a type than its limit."""
+    if not limits:
+        return np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    live = ~flagged
+    violating = np.zeros(labels.max() + 1 if n else 0, dtype=bool)
+    for code, limit in limits.items():
+        counts = np.bincount(labels[live & (types == code)], minlength=violating.size)
+        violating |= counts > limit
+    bad = np.flatnonzero(violating)
+    if bad.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    type_list = types.tolist()
+    edge_label = labels[a]
+    cut: list[int] = []
+    in_bad = np.isin(edge_label, bad)
+    ea, eb, es, el = a[in_bad], b[in_bad], seq[in_bad], edge_label[in_bad]
+    order = np.argsort(el, kind="stable")
+    ea, eb, es, el = ea[order], eb[order], es[order], el[order]
+    starts = np.searchsorted(el, bad)
+    ends = np.searchsorted(el, bad, side="right")
+    for label, lo, hi in zip(bad.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        nodes = np.flatnonzero((labels == label) & live).tolist()
+        edges = list(zip(es[lo:hi].tolist(), ea[lo:hi].tolist(), eb[lo:hi].tolist(), strict=True))
+        cut.extend(split_component(nodes, edges, type_list, limits))
+    return np.array(sorted(cut), dtype=np.int64)
 
 
 def kruskal_merges(
@@ -137,21 +185,51 @@ def kruskal_merges(
 class Changes:
     """What one incremental step changed, for the store to persist."""
 
-    profile_changes: dict[int, int] = field(default_factory=dict)  # identifier -> new profile
+    touched: set[int] = field(default_factory=set)  # identifiers whose profile or state moved
     merges: list[tuple[int, int, int]] = field(default_factory=list)  # (seq, a, b)
     dropped_merges: set[int] = field(default_factory=set)  # identifiers whose merges to redo
-    quarantined: list[tuple[int, int, int]] = field(default_factory=list)  # (node, type, seq)
+
+    def drop(self, nodes: set[int]) -> None:
+        self.dropped_merges |= nodes
+        self.merges = [m for m in self.merges if m[1] not in nodes and m[2] not in nodes]
+
+
+def _kruskal(edges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    kept = []
+    for seq, a, b in sorted(edges):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            kept.append((seq, a, b))
+    return kept
 
 
 class IncrementalGraph:
-    """Union-find over identifiers, kept equal to `batch_profiles` as edges arrive in order."""
+    """Union-find over identifiers, kept equal to `batch_profiles` as edges arrive in order.
+
+    The union-find holds the *raw* components (everything but pairwise-quarantined values);
+    a raw component over a limit carries overrides: the identifiers cut from it and the
+    profile each remaining member ends in.
+    """
 
     def __init__(self, types: list[int], limits: dict[int, int]) -> None:
         self.types = list(types)
         self.limits = dict(limits)
         self.parent = list(range(len(types)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(types))}
-        self.quarantined: set[int] = set()
+        self.quarantined: set[int] = set()  # pairwise or blocklisted: never in a raw component
+        self.reasons: dict[int, tuple[int, int]] = {}  # node -> (type code or BLOCKED, seq)
+        self.cut: set[int] = set()  # cut by the profile limits (SPLIT)
+        self.final: dict[int, int] = {}  # profile of members of a split component
         self.counts: dict[tuple[int, int], int] = {}
         self.edges: dict[int, list[tuple[int, int, int]]] = {}  # node -> (seq, a, b)
 
@@ -161,25 +239,33 @@ class IncrementalGraph:
         types: list[int],
         limits: dict[int, int],
         profile_of: list[int],
+        reasons: dict[int, tuple[int, int]],
         edges: list[tuple[int, int, int]],
     ) -> IncrementalGraph:
-        """The graph as the store holds it: profiles (-1 = quarantined) and known edges."""
+        """The graph as the store holds it: each node's profile (-1 when quarantined), the
+        quarantine reasons (SPLIT for cuts), and the known edges. Raw components are rebuilt
+        from the edges; where a profile differs from its raw component, it is an override."""
         graph = cls(types, limits)
-        graph.members = {}
-        for node, profile in enumerate(profile_of):
-            if profile < 0:
+        for node, (kind, seq) in reasons.items():
+            if kind == SPLIT:
+                graph.cut.add(node)
+            else:
                 graph.quarantined.add(node)
-                graph.members[node] = [node]
-                continue
-            graph.parent[node] = profile
-            graph.members.setdefault(profile, []).append(node)
-        for seq, a, b in edges:
+                graph.reasons[node] = (kind, seq)
+        for seq, a, b in sorted(edges):
             graph.edges.setdefault(a, []).append((seq, a, b))
             graph.edges.setdefault(b, []).append((seq, a, b))
             for x, y in ((a, b), (b, a)):
                 kind = graph.types[y]
                 if kind in graph.limits:
                     graph.counts[(x, kind)] = graph.counts.get((x, kind), 0) + 1
+            if a not in graph.quarantined and b not in graph.quarantined:
+                graph._union(seq, a, b, Changes())
+        for root, members in graph.members.items():
+            if any(m in graph.cut or profile_of[m] != root for m in members):
+                for m in members:
+                    if m not in graph.cut:
+                        graph.final[m] = profile_of[m]
         return graph
 
     def add_identifier(self, type_code: int) -> int:
@@ -194,6 +280,7 @@ class IncrementalGraph:
         changes = Changes()
         if node not in self.quarantined:
             self._quarantine(node, BLOCKED, 0, set(), changes)
+            self._settle_all(changes.touched, changes)
         return changes
 
     def find(self, node: int) -> int:
@@ -205,7 +292,18 @@ class IncrementalGraph:
         return root
 
     def profile(self, node: int) -> int:
-        return -1 if node in self.quarantined else self.find(node)
+        if node in self.quarantined or node in self.cut:
+            return -1
+        return self.final.get(node, self.find(node))
+
+    def reason(self, node: int) -> tuple[int, int] | None:
+        """(type code, BLOCKED or SPLIT; seq) when the node is quarantined."""
+        if node in self.cut:
+            return (SPLIT, 0)
+        return self.reasons.get(node)
+
+    def raw_root(self, node: int) -> int:
+        return node if node in self.quarantined else self.find(node)
 
     def add_edges(self, edges: Iterable[tuple[int, int, int]]) -> Changes:
         """Take new distinct edges (seq, a, b); batches must come in increasing seq order."""
@@ -215,6 +313,7 @@ class IncrementalGraph:
         for seq, a, b in batch:
             self.edges.setdefault(a, []).append((seq, a, b))
             self.edges.setdefault(b, []).append((seq, a, b))
+            changes.touched.update((a, b))
             for x, y in ((a, b), (b, a)):
                 kind = self.types[y]
                 limit = self.limits.get(kind)
@@ -233,6 +332,7 @@ class IncrementalGraph:
             if a in self.quarantined or b in self.quarantined:
                 continue
             self._union(seq, a, b, changes)
+        self._settle_all(changes.touched, changes)
         return changes
 
     def _union(self, seq: int, a: int, b: int, changes: Changes) -> None:
@@ -243,8 +343,7 @@ class IncrementalGraph:
         self.parent[gone] = keep
         moved = self.members.pop(gone)
         self.members[keep].extend(moved)
-        for node in moved:
-            changes.profile_changes[node] = keep
+        changes.touched.update(moved)
         changes.merges.append((seq, a, b))
 
     def _quarantine(
@@ -255,22 +354,68 @@ class IncrementalGraph:
         in_batch: set[tuple[int, int, int]],
         changes: Changes,
     ) -> None:
-        """Take the node out and re-derive its old profile from the earlier edges that remain;
-        the current batch's edges are applied after, in order, by the caller."""
-        self.quarantined.add(node)
-        changes.quarantined.append((node, kind, seq))
+        """Take the node out and re-derive its old raw component from the earlier edges that
+        remain; the current batch's edges are applied after, in order, by the caller."""
         root = self.find(node)
         old = self.members.pop(root)
-        changes.dropped_merges.update(old)
+        self.quarantined.add(node)
+        self.reasons[node] = (kind, seq)
         gone = set(old)
-        changes.merges = [m for m in changes.merges if m[1] not in gone and m[2] not in gone]
+        changes.drop(gone)
+        changes.touched |= gone
         for member in old:
             self.parent[member] = member
             self.members[member] = [member]
-            changes.profile_changes[member] = -1 if member in self.quarantined else member
+            self.cut.discard(member)
+            self.final.pop(member, None)
         earlier = sorted(
             {edge for member in old for edge in self.edges.get(member, ()) if edge not in in_batch}
         )
         for edge_seq, a, b in earlier:
             if a not in self.quarantined and b not in self.quarantined:
                 self._union(edge_seq, a, b, changes)
+
+    def _settle_all(self, nodes: set[int], changes: Changes) -> None:
+        roots = {self.find(n) for n in nodes if n not in self.quarantined}
+        for root in sorted(roots):
+            self._settle(root, changes)
+
+    def _settle(self, root: int, changes: Changes) -> None:
+        """Apply the profile limits to one raw component (see split.py)."""
+        members = self.members[root]
+        had = any(m in self.cut or m in self.final for m in members)
+        if not had and excess(members, self.types, self.limits) == 0:
+            return
+        member_set = set(members)
+        edges = sorted(
+            {
+                e
+                for m in members
+                for e in self.edges.get(m, ())
+                if e[1] in member_set and e[2] in member_set
+            }
+        )
+        cut = split_component(members, edges, self.types, self.limits)
+        for m in members:
+            self.cut.discard(m)
+            self.final.pop(m, None)
+        self.cut |= cut
+        kept = [e for e in edges if e[1] not in cut and e[2] not in cut]
+        merges = _kruskal(kept)
+        # The merges form a forest: each tree is a profile, named by its smallest identifier.
+        parent = {m: m for m in members if m not in cut}
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for _, a, b in merges:
+            ra, rb = find(a), find(b)
+            parent[max(ra, rb)] = min(ra, rb)
+        for m in parent:
+            self.final[m] = find(m)
+        changes.drop(member_set)
+        changes.merges.extend(merges)
+        changes.touched |= member_set

@@ -62,12 +62,20 @@ class Normalizers:
         self.region = region
         self._cache: dict[tuple[str, str], str | None] = {}
         self._phones: dict[str, str | None] = {}
+        self._emails: dict[str, str | None] = {}
         self._fns: dict[str, Callable[[str], str | None]] = {
-            "email": normalize_email,
+            "email": self._email,
             "phone": self._phone,
             "text": normalize_text,
             "upper": normalize_upper,
         }
+
+    def _email(self, raw: str) -> str | None:
+        """Validated once per spelling that differs only in case and surrounding spaces."""
+        key = raw.strip().lower()
+        if key not in self._emails:
+            self._emails[key] = normalize_email(key)
+        return self._emails[key]
 
     def _phone(self, raw: str) -> str | None:
         key = _phone_key(raw)

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from clientcore.identity.extract import extract, normalize_occurrences
-from clientcore.identity.graph import BLOCKED, batch_profiles
+from clientcore.identity.graph import BLOCKED, SPLIT, batch_profiles
 from clientcore.identity.normalize import Normalizers
 from clientcore.identity.spec import IdentitySpec
 from clientcore.store import Store
@@ -179,7 +179,19 @@ def rebuild(
 
 
 def _linked_name(spec: IdentitySpec, code: int) -> str:
-    return "blocklist" if code == BLOCKED else spec.identifiers[code].type
+    if code == BLOCKED:
+        return "blocklist"
+    if code == SPLIT:
+        return "profile_limit"
+    return spec.identifiers[code].type
+
+
+def _linked_code(spec: IdentitySpec, name: str) -> int:
+    if name == "blocklist":
+        return BLOCKED
+    if name == "profile_limit":
+        return SPLIT
+    return spec.rank(name)
 
 
 def _ticker(report: IdentityReport) -> Callable[[str], None]:

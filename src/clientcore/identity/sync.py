@@ -20,11 +20,13 @@ from clientcore.identity.service import (
     CHUNK_EVENTS,
     IdentityReport,
     _blocklist,
+    _linked_code,
     _linked_name,
     _max_seq,
     _occurrence_ids,
     _set_watermark,
     _watermark,
+    rebuild,
 )
 from clientcore.identity.spec import IdentitySpec
 from clientcore.store import Store
@@ -57,12 +59,18 @@ class IdentityService:
             self.first_seq.append(int(first))
             types.append(self.spec.rank(kind))
             profiles.append(int(profile))
+        reasons = {
+            int(node): (_linked_code(self.spec, kind), int(seq))
+            for node, kind, seq in self.store.query(
+                "SELECT identifier_id, linked_type, since_seq FROM identity_quarantine"
+            )
+        }
         edges = [
             (int(s), int(a), int(b))
             for a, b, s in self.store.query("SELECT a, b, first_seq FROM identity_links")
         ]
         self.links: set[tuple[int, int]] = {(a, b) for _, a, b in edges}
-        self.graph = IncrementalGraph.restore(types, self.limits, profiles, edges)
+        self.graph = IncrementalGraph.restore(types, self.limits, profiles, reasons, edges)
         self.blocklist = _blocklist(self.store)
         self.watermark = _watermark(self.store)
 
@@ -123,7 +131,7 @@ class IdentityService:
         self._persist(changes, new_nodes, new_edges, event_ids, end)
         report.identifiers += len(new_nodes)
         report.merges += len(changes.merges)
-        report.quarantined += len(changes.quarantined)
+        report.quarantined += sum(1 for n in changes.touched if self.graph.reason(n))
 
     def _persist(
         self,
@@ -134,11 +142,10 @@ class IdentityService:
         end: int,
     ) -> None:
         store, graph = self.store, self.graph
-        touched = sorted(
-            set(new_nodes) | set(changes.profile_changes) | {q[0] for q in changes.quarantined}
-        )
+        touched = sorted(set(new_nodes) | changes.touched)
         new_set = set(new_nodes)
         profiles = np.array([graph.profile(n) for n in touched], dtype=np.int64)
+        reasons = [(n, graph.reason(n)) for n in touched]
         rows = pa.table(
             {
                 "id": pa.array(touched, pa.int64()),
@@ -146,14 +153,17 @@ class IdentityService:
                 "value": pa.array([self.keys[n][1] for n in touched], pa.string()),
                 "profile_id": pa.array(np.where(profiles < 0, 0, profiles), mask=profiles < 0),
                 "first_seq": pa.array([self.first_seq[n] for n in touched], pa.int64()),
-                "quarantined": pa.array([n in graph.quarantined for n in touched]),
+                "quarantined": pa.array([reason is not None for _, reason in reasons]),
             }
         )
+        quarantine = [(n, r) for n, r in reasons if r is not None]
         old = [n for n in touched if n not in new_set]
         with store.transaction():
             for chunk in _chunks(old):
+                marks = ", ".join("?" for _ in chunk)
+                store.execute(f"DELETE FROM identifiers WHERE id IN ({marks})", chunk)
                 store.execute(
-                    f"DELETE FROM identifiers WHERE id IN ({', '.join('?' for _ in chunk)})", chunk
+                    f"DELETE FROM identity_quarantine WHERE identifier_id IN ({marks})", chunk
                 )
             if rows.num_rows:
                 store.write_table("identifiers", rows)
@@ -190,18 +200,16 @@ class IdentityService:
                         }
                     ),
                 )
-            if changes.quarantined:
+            if quarantine:
                 store.write_table(
                     "identity_quarantine",
                     pa.table(
                         {
-                            "identifier_id": pa.array(
-                                [q[0] for q in changes.quarantined], pa.int64()
-                            ),
+                            "identifier_id": pa.array([n for n, _ in quarantine], pa.int64()),
                             "linked_type": pa.array(
-                                [_linked_name(self.spec, q[1]) for q in changes.quarantined]
+                                [_linked_name(self.spec, r[0]) for _, r in quarantine]
                             ),
-                            "since_seq": pa.array([q[2] for q in changes.quarantined], pa.int64()),
+                            "since_seq": pa.array([r[1] for _, r in quarantine], pa.int64()),
                         }
                     ),
                 )
@@ -210,13 +218,20 @@ class IdentityService:
 
 
 def _absorb(total: Changes, step: Changes) -> None:
-    total.profile_changes.update(step.profile_changes)
-    gone = step.dropped_merges
-    total.merges = [m for m in total.merges if m[1] not in gone and m[2] not in gone]
+    total.touched |= step.touched
+    total.drop(step.dropped_merges)
     total.merges.extend(step.merges)
-    total.dropped_merges |= gone
-    total.quarantined.extend(step.quarantined)
 
 
 def _chunks(items: list[int], size: int = 1000) -> list[list[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def stitch(
+    store: Store, spec: IdentitySpec, progress: Callable[[int, int], None] | None = None
+) -> IdentityReport:
+    """Bring profiles up to date after an import: the batch path for a first load (faster on
+    millions of events), the incremental path afterwards. Both give the same tables."""
+    if _watermark(store) == 0:
+        return rebuild(store, spec, progress)
+    return IdentityService(store, spec).sync(progress)

@@ -1,0 +1,79 @@
+"""The second guardrail: a profile may not hold more identifiers of a type than its limit.
+
+The pairwise rule (graph.quarantine) catches a value linked *directly* to many others. A value
+used only a few times — a store's own phone typed at the till for three shoppers — stays under
+it, yet still chains several people into one component. This module splits such a component:
+it quarantines, one at a time, the identifier whose removal leaves the least excess over the
+limits — among equals, the one of the loosest type (a cookie or a phone before a loyalty card,
+a loyalty card before a user id, since tight limits mark what identifies a person), then the
+best connected — until every part is within its limits.
+
+It is a pure function of the component (its nodes and edges), computed the same way by the
+rebuild and by the incremental path whenever the component changes, so both agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+Edge = tuple[int, int, int]  # (first_seq, a, b)
+MAX_CANDIDATES = 64  # on a huge component, try only the best-connected identifiers
+
+
+def _components(nodes: set[int], adjacency: dict[int, list[int]]) -> list[list[int]]:
+    seen: set[int] = set()
+    parts: list[list[int]] = []
+    for start in sorted(nodes):
+        if start in seen:
+            continue
+        seen.add(start)
+        stack, part = [start], []
+        while stack:
+            node = stack.pop()
+            part.append(node)
+            for nxt in adjacency.get(node, ()):
+                if nxt in nodes and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        parts.append(sorted(part))
+    return parts
+
+
+def excess(nodes: list[int] | set[int], types: list[int], limits: dict[int, int]) -> int:
+    counts: dict[int, int] = defaultdict(int)
+    for node in nodes:
+        counts[types[node]] += 1
+    return sum(max(0, counts[t] - limit) for t, limit in limits.items() if t in counts)
+
+
+def split_component(
+    nodes: list[int], edges: list[Edge], types: list[int], limits: dict[int, int]
+) -> set[int]:
+    """The identifiers to quarantine so that every remaining part respects the limits."""
+    if excess(nodes, types, limits) == 0:
+        return set()
+    adjacency: dict[int, list[int]] = defaultdict(list)
+    for _, a, b in edges:
+        adjacency[a].append(b)
+        adjacency[b].append(a)
+    loosest = 1 << 30  # an unlimited type is the first to cut
+    cut: set[int] = set()
+    work = [set(nodes)]
+    while work:
+        part = work.pop()
+        if excess(part, types, limits) == 0:
+            continue
+        candidates = sorted(part, key=lambda n: (-len(adjacency.get(n, ())), n))[:MAX_CANDIDATES]
+        best: tuple[int, int, int, int] | None = None
+        for node in candidates:
+            rest = part - {node}
+            left = sum(excess(p, types, limits) for p in _components(rest, adjacency))
+            looseness = limits.get(types[node], loosest)
+            score = (left, -looseness, -len(adjacency.get(node, ())), node)
+            if best is None or score < best:
+                best = score
+        assert best is not None
+        chosen = best[3]
+        cut.add(chosen)
+        work.extend(set(p) for p in _components(part - {chosen}, adjacency))
+    return cut
