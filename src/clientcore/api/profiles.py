@@ -76,9 +76,7 @@ def view_document(store: Store, identifier: str, limit: int, before: datetime | 
     summary="Single customer view: identifiers, traits, summary, timeline",
     openapi_extra={"security": [{"readKey": []}]},
 )
-def get_profile(
-    identifier: str, caller: Reader, limit: Limit = 50, before: Before = None
-) -> Any:
+def get_profile(identifier: str, caller: Reader, limit: Limit = 50, before: Before = None) -> Any:
     return view_document(caller[0].reader, identifier, limit, before)
 
 
@@ -87,7 +85,5 @@ def get_profile(
     tags=["admin"],
     summary="The single customer view, for the CLI when the server owns the database",
 )
-def admin_get_profile(
-    identifier: str, rt: Admin, limit: Limit = 50, before: Before = None
-) -> Any:
+def admin_get_profile(identifier: str, rt: Admin, limit: Limit = 50, before: Before = None) -> Any:
     return view_document(rt.reader, identifier, limit, before)
