@@ -94,6 +94,7 @@ async def _closed_loop(url: str, key: str, bodies: list[bytes], clients: int) ->
                     "/v1/batch", content=body, headers={"content-type": "application/json"}
                 )
                 done += response.status_code == 200
+
         await asyncio.gather(*(worker() for _ in range(clients)))
         return done, time.perf_counter() - start
 
@@ -141,7 +142,11 @@ def main() -> None:
             done, closed_s = asyncio.run(_closed_loop(url, key, bodies[n_open:], clients=32))
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
     lat_ms = np.array(latencies) * 1000
     emit(
         {

@@ -19,8 +19,9 @@ from clientcore.api.errors import ApiError
 from clientcore.api.responses import ORJSONResponse
 from clientcore.api.runtime import Runtime
 from clientcore.collect import PayloadError
-from clientcore.collect.ingest import Prepared, prepare
+from clientcore.collect.ingest import Prepared
 from clientcore.events.spec import Batch, event_openapi_schema
+from clientcore.events.validate import Staged, stage
 
 router = APIRouter(prefix="/v1", tags=["collect"])
 
@@ -50,15 +51,18 @@ def _openapi(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _store(rt: Runtime, prepared: Prepared) -> dict[str, Any]:
-    outcome = await asyncio.wrap_future(rt.writer.submit(prepared))
+async def _store(
+    rt: Runtime, staged: Staged, source: str, origin: str
+) -> tuple[dict[str, Any], Prepared]:
+    """Hand the staged request to the writer; answer once it is judged and committed."""
+    outcome, prepared = await asyncio.wrap_future(rt.writer.submit(staged, source, origin))
     return {
         "success": True,
         "accepted": prepared.n_valid,
         "stored": outcome.inserted,
         "duplicates": outcome.duplicates,
         "rejected": [r.to_dict() for r in prepared.rejections],
-    }
+    }, prepared
 
 
 @router.post("/batch", openapi_extra=_openapi(_BATCH_SCHEMA), summary="Send a batch of events")
@@ -71,14 +75,13 @@ async def batch(request: Request, rt: RuntimeDep) -> ORJSONResponse:
     except msgspec.DecodeError as error:
         raise PayloadError(f"body is not valid JSON: {error}") from None
     key = rt.key(basic_user(request) or parsed.writeKey, "write")
-    prepared = prepare(
+    staged = stage(
         [bytes(raw) for raw in parsed.batch],
-        key.name,
-        "http:/v1/batch",
         received_at=datetime.now(UTC),
         default_sent_at=parsed.sentAt,
     )
-    return ORJSONResponse(await _store(rt, prepared))
+    result, _ = await _store(rt, staged, key.name, "http:/v1/batch")
+    return ORJSONResponse(result)
 
 
 # Segment's older name for the same route.
@@ -104,13 +107,8 @@ def _single(kind: str) -> Any:
             raise ApiError(
                 400, "invalid_event", f"must be {kind!r} on /v1/{kind}; got {declared!r}", "type"
             )
-        prepared = prepare(
-            [msgspec.json.encode(event)],
-            key.name,
-            f"http:/v1/{kind}",
-            received_at=datetime.now(UTC),
-        )
-        result = await _store(rt, prepared)
+        staged = stage([msgspec.json.encode(event)], received_at=datetime.now(UTC))
+        result, prepared = await _store(rt, staged, key.name, f"http:/v1/{kind}")
         if prepared.rejections:
             rejection = prepared.rejections[0]
             raise ApiError(

@@ -19,8 +19,7 @@ from clientcore.api.errors import ApiError
 from clientcore.api.runtime import Runtime
 from clientcore.collect import AuthError
 from clientcore.collect.keys import KeyInfo
-from clientcore.identity.spec import load_spec
-from clientcore.profiles.view import UnknownProfileError, find_profile, profile_view
+from clientcore.profiles.view import view_by_identifier
 from clientcore.store import Store
 
 router = APIRouter(tags=["profiles"])
@@ -61,14 +60,10 @@ Admin = Annotated[Runtime, Depends(admin_runtime)]
 
 def view_document(store: Store, identifier: str, limit: int, before: datetime | None) -> Any:
     """The view of the profile holding `identifier`, or 404 in the one error shape."""
-    spec = load_spec()
-    profile_id = find_profile(store, identifier, spec.default_region, spec)
-    if profile_id is None:
+    view = view_by_identifier(store, identifier, limit, before)
+    if view is None:
         raise ApiError(404, "not_found", "no profile has this identifier", "identifier")
-    try:
-        return profile_view(store, profile_id, limit, before, spec).to_dict()
-    except UnknownProfileError:  # merged away between the two reads
-        raise ApiError(404, "not_found", "no profile has this identifier", "identifier") from None
+    return view.to_dict()
 
 
 @router.get(
@@ -84,6 +79,7 @@ def get_profile(identifier: str, caller: Reader, limit: Limit = 50, before: Befo
     "/v1/admin/profiles/{identifier:path}",
     tags=["admin"],
     summary="The single customer view, for the CLI when the server owns the database",
+    openapi_extra={"security": [{"adminToken": []}]},
 )
 def admin_get_profile(identifier: str, rt: Admin, limit: Limit = 50, before: Before = None) -> Any:
     return view_document(rt.reader, identifier, limit, before)

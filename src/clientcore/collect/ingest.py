@@ -40,6 +40,11 @@ def prepare(
         default_sent_at=default_sent_at,
         start_index=start_index,
     )
+    return prepared_from(judgement, source, origin)
+
+
+def prepared_from(judgement: Judgement, source: str, origin: str) -> Prepared:
+    """A judged batch with its source attached, as the store appends it."""
     table = judgement.table()
     table = table.add_column(0, "source", pa.array([source] * table.num_rows, pa.string()))
     rejected = tuple(

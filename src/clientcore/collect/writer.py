@@ -15,7 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from clientcore.collect.ingest import Prepared, commit
+from clientcore.collect.ingest import Prepared, commit, prepared_from
+from clientcore.events.validate import Staged, finish
 from clientcore.store import AppendOutcome, Store
 
 MAX_EVENTS_PER_COMMIT = 20_000
@@ -23,8 +24,10 @@ MAX_EVENTS_PER_COMMIT = 20_000
 
 @dataclass
 class _Job:
-    prepared: Prepared
-    future: Future[AppendOutcome]
+    staged: Staged
+    source: str
+    origin: str
+    future: Future[tuple[AppendOutcome, Prepared]]
 
 
 class GroupCommitWriter:
@@ -43,12 +46,16 @@ class GroupCommitWriter:
         self.events = 0
         self._thread.start()
 
-    def submit(self, prepared: Prepared) -> Future[AppendOutcome]:
-        future: Future[AppendOutcome] = Future()
+    def submit(
+        self, staged: Staged, source: str, origin: str
+    ) -> Future[tuple[AppendOutcome, Prepared]]:
+        """Queue a staged request; the future gets its outcome and its judged events once they
+        are committed (the writer judges a whole group of requests in one engine call)."""
+        future: Future[tuple[AppendOutcome, Prepared]] = Future()
         if not self._thread.is_alive():
             future.set_exception(RuntimeError("the writer has stopped"))
             return future
-        self._queue.put(_Job(prepared, future))
+        self._queue.put(_Job(staged, source, origin, future))
         return future
 
     @property
@@ -63,7 +70,7 @@ class GroupCommitWriter:
         first = self._queue.get()
         if first is None:
             return [], True
-        jobs, size = [first], first.prepared.n_valid + len(first.prepared.rejected)
+        jobs, size = [first], _size(first)
         deadline = time.monotonic() + self._max_wait
         while size < MAX_EVENTS_PER_COMMIT:
             timeout = deadline - time.monotonic()
@@ -75,7 +82,7 @@ class GroupCommitWriter:
                 self._finish(jobs)
                 return [], True
             jobs.append(job)
-            size += job.prepared.n_valid + len(job.prepared.rejected)
+            size += _size(job)
         return jobs, False
 
     def _run(self) -> None:
@@ -88,7 +95,12 @@ class GroupCommitWriter:
 
     def _finish(self, jobs: list[_Job]) -> None:
         try:
-            outcome = commit(self._store, [job.prepared for job in jobs])
+            judged = finish([job.staged for job in jobs])
+            batches = [
+                prepared_from(judgement, job.source, job.origin)
+                for judgement, job in zip(judged, jobs, strict=True)
+            ]
+            outcome = commit(self._store, batches)
         except Exception as error:  # every waiter must hear of the failure, then we go on
             for job in jobs:
                 job.future.set_exception(error)
@@ -99,8 +111,12 @@ class GroupCommitWriter:
             self.on_commit()
         positions = sorted(outcome.inserted_positions)
         offset = 0
-        for job in jobs:
-            n = job.prepared.n_valid
+        for job, batch in zip(jobs, batches, strict=True):
+            n = batch.n_valid
             mine = bisect_left(positions, offset + n) - bisect_left(positions, offset)
-            job.future.set_result(AppendOutcome(mine, n - mine, len(job.prepared.rejected)))
+            job.future.set_result((AppendOutcome(mine, n - mine, len(batch.rejected)), batch))
             offset += n
+
+
+def _size(job: _Job) -> int:
+    return len(job.staged.columns["idx"]) + len(job.staged.rejected)

@@ -8,6 +8,7 @@ so fields we do not know are never dropped.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -64,11 +65,9 @@ class Rejection:
 
 @dataclass
 class Judgement:
-    """The valid events of a batch, as columns ready to append, and the rejected ones."""
+    """The valid events of a batch, as an Arrow table ready to append, and the rejected ones."""
 
-    columns: dict[str, list[object]] = field(
-        default_factory=lambda: {name: [] for name in EVENT_SCHEMA.names}
-    )
+    valid: pa.Table = field(default_factory=lambda: EVENT_SCHEMA.empty_table())
     indexes: list[int] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -77,13 +76,7 @@ class Judgement:
         return len(self.indexes)
 
     def table(self) -> pa.Table:
-        arrays = [
-            pa.array(self.columns[f.name], type=pa.int64()).cast(f.type)
-            if pa.types.is_timestamp(f.type)
-            else pa.array(self.columns[f.name], type=f.type)
-            for f in EVENT_SCHEMA
-        ]
-        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+        return self.valid
 
 
 _KIND_WORDS = {
@@ -136,27 +129,6 @@ def _type_of(raw: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(moment: datetime | None) -> int | None:
-    """Microseconds since the epoch: Arrow builds these far faster than datetime objects."""
-    if moment is None:
-        return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _parse_time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _InvalidError(name, f"is not an ISO-8601 timestamp: {value[:40]!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 class _InvalidError(Exception):
     def __init__(self, field: str, reason: str) -> None:
         self.field, self.reason = field, reason
@@ -170,31 +142,44 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def _channel(event: Event) -> str:
-    raw = (event.context.channel if event.context else None) or event.channel or ""
-    raw = raw.lower()
-    if raw in CHANNELS:
-        return raw
-    return SDK_CHANNEL_ALIASES.get(raw, "other")
+_STAGED = (
+    "idx",
+    "message_id",
+    "type",
+    "event",
+    "user_id",
+    "anonymous_id",
+    "previous_id",
+    "group_id",
+    "channel_raw",
+    "ts_raw",
+    "ts_field",
+    "sent_raw",
+    "recv_raw",
+    "payload",
+)
 
 
-def judge(
+@dataclass
+class Staged:
+    """A batch after the per-event checks, waiting for the batch-wide step (`finish`)."""
+
+    columns: dict[str, list[object]]
+    rejected: list[Rejection]
+    now: datetime
+    trust: bool
+
+
+def stage(
     raws: list[bytes | None],
     received_at: datetime | None = None,
     trust_payload_received_at: bool = False,
     default_sent_at: str | None = None,
     start_index: int = 0,
-) -> Judgement:
-    """Validate and normalize raw JSON events (None stands for an undecodable line).
-
-    `received_at` is the receiver's clock (now, for the collector). Clock skew is corrected as
-    Segment does: timestamp = receivedAt - (sentAt - timestamp) when the sender gave sentAt
-    (per event, else the batch's `default_sent_at`). An import trusts the file's own
-    `receivedAt` (`trust_payload_received_at`); the collector never trusts a client's.
-    """
-    now = received_at or datetime.now(UTC)
-    out = Judgement()
-    cols = out.columns
+) -> Staged:
+    """Decode and check each event (msgspec, in C); times are checked in `finish`."""
+    staged: dict[str, list[object]] = {name: [] for name in _STAGED}
+    rejected: list[Rejection] = []
     for offset, raw in enumerate(raws):
         index = start_index + offset
         try:
@@ -212,46 +197,150 @@ def judge(
             user_id, anonymous_id = _text(event.userId), _text(event.anonymousId)
             if user_id is None and anonymous_id is None:
                 raise _InvalidError("userId", "userId or anonymousId is required")
-            original = _parse_time(event.timestamp, "timestamp") or _parse_time(
-                event.originalTimestamp, "originalTimestamp"
-            )
-            sent_at = _parse_time(event.sentAt or default_sent_at, "sentAt")
-            payload_received = _parse_time(event.receivedAt, "receivedAt")
         except _InvalidError as invalid:
             text = raw.decode("utf-8", "replace") if raw is not None else ""
-            out.rejected.append(Rejection(index, invalid.field, invalid.reason, text))
+            rejected.append(Rejection(index, invalid.field, invalid.reason, text))
             continue
-        received = (payload_received if trust_payload_received_at else None) or now
-        skew_known = sent_at is not None and original is not None
-        if trust_payload_received_at:
-            skew_known = skew_known and payload_received is not None
-        # Segment's skew correction: the sender's clock error cancels out.
-        timestamp = (
-            received - (sent_at - original)  # type: ignore[operator]
-            if skew_known
-            else original or received
-        )
-        assert raw is not None
-        text = raw.decode()
-        message_id = event.messageId or "md5-" + hashlib.md5(raw, usedforsecurity=False).hexdigest()
         if isinstance(event, Track):
             name: str | None = event.event
         elif isinstance(event, Page | Screen):
             name = event.name
         else:
             name = None
-        out.indexes.append(index)
-        cols["message_id"].append(message_id)
-        cols["type"].append(type(event).__struct_config__.tag)
-        cols["event"].append(name)
-        cols["user_id"].append(user_id)
-        cols["anonymous_id"].append(anonymous_id)
-        cols["previous_id"].append(_text(event.previousId) if isinstance(event, Alias) else None)
-        cols["group_id"].append(_text(event.groupId) if isinstance(event, Group) else None)
-        cols["channel"].append(_channel(event))
-        cols["timestamp"].append(_micros(timestamp))
-        cols["original_timestamp"].append(_micros(original))
-        cols["sent_at"].append(_micros(sent_at))
-        cols["received_at"].append(_micros(received))
-        cols["payload"].append(text)
+        staged["idx"].append(index)
+        staged["message_id"].append(
+            event.messageId or "md5-" + hashlib.md5(raw, usedforsecurity=False).hexdigest()
+        )
+        staged["type"].append(type(event).__struct_config__.tag)
+        staged["event"].append(name)
+        staged["user_id"].append(user_id)
+        staged["anonymous_id"].append(anonymous_id)
+        staged["previous_id"].append(_text(event.previousId) if isinstance(event, Alias) else None)
+        staged["group_id"].append(_text(event.groupId) if isinstance(event, Group) else None)
+        context = event.context
+        staged["channel_raw"].append((context.channel if context else None) or event.channel)
+        staged["ts_raw"].append(event.timestamp or event.originalTimestamp)
+        staged["ts_field"].append("timestamp" if event.timestamp else "originalTimestamp")
+        staged["sent_raw"].append(event.sentAt or default_sent_at)
+        staged["recv_raw"].append(event.receivedAt)
+        staged["payload"].append(raw.decode())
+    return Staged(staged, rejected, received_at or datetime.now(UTC), trust_payload_received_at)
+
+
+def _micros(value: str | None) -> int | None:
+    """Microseconds since the epoch of an ISO-8601 text (naive means UTC); ValueError if not."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return math.floor(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _channel(raw: str | None) -> str:
+    name = (raw or "").lower()
+    return name if name in _CHANNEL_SET else SDK_CHANNEL_ALIASES.get(name, "other")
+
+
+_CHANNEL_SET = frozenset(CHANNELS)
+_TIME_FIELDS = (("ts_raw", None), ("sent_raw", "sentAt"), ("recv_raw", "receivedAt"))
+
+
+def finish(parts: list[Staged]) -> list[Judgement]:
+    """Times, clock skew (Segment's rule) and channels of staged batches, then Arrow columns.
+
+    Run by the collector's writer on a whole group of requests at once, off the event loop."""
+    out: list[Judgement] = []
+    for part in parts:
+        judgement = Judgement(rejected=list(part.rejected))
+        c = part.columns
+        now = math.floor(part.now.timestamp()) * 1_000_000 + part.now.microsecond
+        keep: list[int] = []
+        stamps: list[int] = []
+        originals: list[int | None] = []
+        sents: list[int | None] = []
+        receiveds: list[int] = []
+        for row in range(len(c["idx"])):
+            times: list[int | None] = []
+            bad: tuple[str, str] | None = None
+            for column, name in _TIME_FIELDS:
+                text = c[column][row]
+                try:
+                    times.append(_micros(text))  # type: ignore[arg-type]
+                except (ValueError, TypeError):
+                    bad = (name or str(c["ts_field"][row]), str(text))
+                    break
+            if bad is not None:
+                judgement.rejected.append(
+                    Rejection(
+                        int(c["idx"][row]),  # type: ignore[call-overload]
+                        bad[0],
+                        f"is not an ISO-8601 timestamp: {bad[1][:40]!r}",
+                        str(c["payload"][row]),
+                    )
+                )
+                continue
+            original, sent, payload_received = times
+            received = (payload_received if part.trust else None) or now
+            skew_known = sent is not None and original is not None
+            if part.trust:
+                skew_known = skew_known and payload_received is not None
+            stamp = (
+                received - (sent - original)  # type: ignore[operator]
+                if skew_known
+                else original
+                if original is not None
+                else received
+            )
+            keep.append(row)
+            stamps.append(stamp)
+            originals.append(original)
+            sents.append(sent)
+            receiveds.append(received)
+
+        def take(
+            column: str, c: dict[str, list[object]] = c, keep: list[int] = keep
+        ) -> list[object]:
+            values = c[column]
+            return values if len(keep) == len(values) else [values[i] for i in keep]
+
+        micros = pa.int64()
+        judgement.valid = pa.Table.from_arrays(
+            [
+                pa.array(take("message_id"), pa.string()),
+                pa.array(take("type"), pa.string()),
+                pa.array(take("event"), pa.string()),
+                pa.array(take("user_id"), pa.string()),
+                pa.array(take("anonymous_id"), pa.string()),
+                pa.array(take("previous_id"), pa.string()),
+                pa.array(take("group_id"), pa.string()),
+                pa.array([_channel(v) for v in take("channel_raw")], pa.string()),  # type: ignore[arg-type]
+                pa.array(stamps, micros).cast(EVENT_SCHEMA.field("timestamp").type),
+                pa.array(originals, micros).cast(EVENT_SCHEMA.field("timestamp").type),
+                pa.array(sents, micros).cast(EVENT_SCHEMA.field("timestamp").type),
+                pa.array(receiveds, micros).cast(EVENT_SCHEMA.field("timestamp").type),
+                pa.array(take("payload"), pa.string()),
+            ],
+            schema=EVENT_SCHEMA,
+        )
+        judgement.indexes = [int(i) for i in take("idx")]  # type: ignore[call-overload]
+        judgement.rejected.sort(key=lambda r: r.index)
+        out.append(judgement)
     return out
+
+
+def judge(
+    raws: list[bytes | None],
+    received_at: datetime | None = None,
+    trust_payload_received_at: bool = False,
+    default_sent_at: str | None = None,
+    start_index: int = 0,
+) -> Judgement:
+    """Validate and normalize raw JSON events (None stands for an undecodable line).
+
+    `received_at` is the receiver's clock (now, for the collector). Clock skew is corrected as
+    Segment does: timestamp = receivedAt - (sentAt - timestamp) when the sender gave sentAt
+    (per event, else the batch's `default_sent_at`). An import trusts the file's own
+    `receivedAt` (`trust_payload_received_at`); the collector never trusts a client's.
+    """
+    staged = stage(raws, received_at, trust_payload_received_at, default_sent_at, start_index)
+    return finish([staged])[0]

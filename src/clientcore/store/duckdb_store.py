@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from clientcore.store import migrations
@@ -24,14 +25,14 @@ from clientcore.store.base import (
     StoreError,
     StoreLockedError,
 )
-from clientcore.store.keyfilter import KeyFilter, message_key
+from clientcore.store.keyfilter import KeyFilter
 
 REJECTED_COLUMNS = ("source", "origin", "position", "field", "reason", "payload")
 _COLUMNS = (
     "seq, source, message_id, type, event, user_id, anonymous_id, previous_id, group_id, "
     "channel, timestamp, original_timestamp, sent_at, received_at, payload"
 )
-_LOW64 = (1 << 64) - 1
+_LOW64 = (1 << 64) - 1  # the low half of a 128-bit key
 
 
 def rejected_table(rejected: Sequence[RejectedEvent]) -> pa.Table:
@@ -206,22 +207,27 @@ class DuckDBStore:
         """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA."""
         con = self._con
         with self._lock:
-            keys = [
-                message_key(source, message_id)
-                for source, message_id in zip(
-                    events.column("source").to_pylist(),
-                    events.column("message_id").to_pylist(),
-                    strict=True,
-                )
-            ]
-            first: dict[int, int] = {}
-            for pos, key in enumerate(keys):
-                first.setdefault(key, pos)
+            numbered = events.append_column("pos", pa.array(range(events.num_rows), pa.int64()))
+            con.register("incoming_events", numbered)
             try:
+                # The first occurrence of each key in the batch, keys split in two halves.
+                first = con.sql(
+                    f"""SELECT (key >> 64)::UBIGINT AS high, (key & {_LOW64})::UBIGINT AS low,
+                               pos
+                        FROM (SELECT md5_number(source || chr(31) || message_id) AS key,
+                                     min(pos) AS pos
+                              FROM incoming_events GROUP BY key)
+                        ORDER BY pos"""
+                ).fetchnumpy()
                 with self.transaction():
-                    stored = self._already_stored(list(first))
-                    fresh = sorted(pos for key, pos in first.items() if key not in stored)
-                    self._insert(events.take(pa.array(fresh, pa.int64())), [keys[p] for p in fresh])
+                    stored = self._already_stored(first["high"], first["low"])
+                    fresh = ~stored
+                    positions = first["pos"][fresh]
+                    self._insert(
+                        numbered.take(pa.array(positions, pa.int64())),
+                        first["high"][fresh],
+                        first["low"][fresh],
+                    )
                     if rejected:
                         con.register("incoming_rejected", rejected_table(rejected))
                         next_id = self._one("SELECT coalesce(max(id), 0) FROM rejected_events")
@@ -238,61 +244,56 @@ class DuckDBStore:
                 self._keys = None  # rebuilt from the database on the next append
                 self._next_seq = None
                 raise StoreError(f"appending events failed: {error}") from error
-            self._keys.add([keys[p] for p in fresh])  # type: ignore[union-attr]
+            finally:
+                con.unregister("incoming_events")
+            self._keys.add(first["low"][fresh])  # type: ignore[union-attr]
+        inserted = [int(p) for p in positions]
         return AppendOutcome(
-            inserted=len(fresh),
-            duplicates=events.num_rows - len(fresh),
+            inserted=len(inserted),
+            duplicates=events.num_rows - len(inserted),
             rejected=len(rejected),
-            inserted_positions=frozenset(fresh),
+            inserted_positions=frozenset(inserted),
         )
 
-    def _already_stored(self, keys: list[int]) -> set[int]:
-        """Which of these keys are stored: the filter answers most; the index the rest."""
+    def _already_stored(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+        """Which keys are stored: the filter answers most; the primary-key index the rest."""
         if self._keys is None:
-            low = self._con.sql(
-                "SELECT (key & 18446744073709551615::UHUGEINT)::UBIGINT AS low FROM message_keys"
+            stored_low = self._con.sql(
+                f"SELECT (key & {_LOW64})::UBIGINT AS low FROM message_keys"
             ).fetchnumpy()["low"]
-            self._keys = KeyFilter(low)
-        maybe = [k for k, hit in zip(keys, self._keys.maybe_stored(keys), strict=True) if hit]
-        if not maybe:
-            return set()
-        found: set[int] = set()
-        for key in maybe:  # point lookups on the primary-key index
+            self._keys = KeyFilter(stored_low)
+        found = np.zeros(low.size, dtype=bool)
+        for i in np.flatnonzero(self._keys.maybe_stored(low)).tolist():
+            key = (int(high[i]) << 64) | int(low[i])
             rows = self._con.execute(
-                "SELECT key FROM message_keys WHERE key = ?::UHUGEINT", [str(key)]
+                "SELECT 1 FROM message_keys WHERE key = ?::UHUGEINT", [str(key)]
             ).fetchall()
-            if rows:
-                found.add(int(rows[0][0]))
+            found[i] = bool(rows)
         return found
 
-    def _insert(self, events: pa.Table, keys: list[int]) -> None:
-        if not keys:
+    def _insert(self, events: pa.Table, high: np.ndarray, low: np.ndarray) -> None:
+        n = events.num_rows
+        if n == 0:
             return
         if self._next_seq is None:
             self._next_seq = int(self._one("SELECT coalesce(max(seq), 0) FROM events")) + 1
-        n = events.num_rows
         numbered = events.add_column(
             0, "seq", pa.array(range(self._next_seq, self._next_seq + n), pa.int64())
         )
-        halves = pa.table(
-            {
-                "high": pa.array([k >> 64 for k in keys], pa.uint64()),
-                "low": pa.array([k & _LOW64 for k in keys], pa.uint64()),
-            }
-        )
+        halves = pa.table({"high": pa.array(high, pa.uint64()), "low": pa.array(low, pa.uint64())})
         con = self._con
-        con.register("incoming_events", numbered)
-        con.register("incoming_keys", halves)
+        con.register("fresh_events", numbered)
+        con.register("fresh_keys", halves)
         try:
             con.execute(
-                "INSERT INTO message_keys SELECT (high::UHUGEINT << 64) | low FROM incoming_keys"
+                "INSERT INTO message_keys SELECT (high::UHUGEINT << 64) | low FROM fresh_keys"
             ).fetchall()
             con.execute(
-                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming_events"
+                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh_events"
             ).fetchall()
         finally:
-            con.unregister("incoming_events")
-            con.unregister("incoming_keys")
+            con.unregister("fresh_events")
+            con.unregister("fresh_keys")
         self._next_seq += n
 
     def import_checkpoint(self, fingerprint: str) -> ImportCheckpoint | None:
