@@ -12,10 +12,12 @@ from pathlib import Path
 import typer
 
 from clientcore import __version__
-from clientcore.clisupport import DbOption, console, fail, print_json, server_file, with_progress
+from clientcore.clisupport import DbOption, console, fail, print_json, running_server, with_progress
 from clientcore.clisupport import write_server_file as advertise
 from clientcore.collect.cli import events_app, import_app, keys_app
 from clientcore.identity.cli import identity_app
+from clientcore.identity.evaluate_cli import evaluate_command
+from clientcore.profiles.cli import profile_command
 from clientcore.store import database_url
 
 app = typer.Typer(
@@ -28,6 +30,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(events_app, name="events")
 app.add_typer(identity_app, name="identity")
+identity_app.command("evaluate")(evaluate_command)
+app.command("profile")(profile_command)
 
 # Capabilities register their command groups here when they are installed in the tree.
 _OPTIONAL_GROUPS = (
@@ -141,7 +145,7 @@ def demo(
     from clientcore.demo.tour import run_tour
 
     url = database_url(db)
-    if server_file(url).exists():
+    if running_server(url) is not None:
         fail(f"a server is running on {url}; stop it or use another --db")
     run_tour(url, customers=customers, seed=seed, data_dir=data_dir)
     if not no_serve:

@@ -54,6 +54,23 @@ def server_file(db_url: str) -> Path:
     return Path(db_url + ".server.json")
 
 
+def running_server(db_url: str) -> dict[str, Any] | None:
+    """The advertisement of a live server on this database, or None. A file left behind by a
+    server that was killed (its pid is gone) is stale: it is removed, not trusted."""
+    path = server_file(db_url)
+    if not path.exists():
+        return None
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (ValueError, KeyError, TypeError, ProcessLookupError):
+        path.unlink(missing_ok=True)
+        return None
+    except PermissionError:  # alive, but another user's process
+        return info
+    return info
+
+
 def write_server_file(db_url: str, url: str, token: str) -> Path | None:
     if "://" in db_url or db_url == ":memory:":
         return None
@@ -96,10 +113,9 @@ def store_or_server(db: str | None) -> Iterator[Store | RemoteServer]:
     try:
         store = open_store(url)
     except StoreLockedError as error:
-        info_path = server_file(url)
-        if not info_path.exists():
+        info = running_server(url)
+        if info is None:
             fail(f"{error}; stop the other process or point --db elsewhere")
-        info = json.loads(info_path.read_text())
         server = RemoteServer(info["url"], info["admin_token"])
         try:
             yield server

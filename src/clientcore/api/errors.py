@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clientcore.api.responses import ORJSONResponse
 from clientcore.collect import CollectError
 from clientcore.store import StoreError
+
+log = logging.getLogger("clientcore.api")
 
 
 class ApiError(Exception):
@@ -38,6 +41,14 @@ def error_body(code: str, message: str, field: str | None = None, **extra: Any) 
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return ORJSONResponse(
+            error_body("internal_error", "the server failed to handle the request; see its log"),
+            status_code=500,
+        )
+
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> ORJSONResponse:
         return ORJSONResponse(
