@@ -44,7 +44,8 @@ class IdentityEvaluation:
     recall_all_pairs: float  # against every pair of a person's identifiers, linkable or not
     linkable_pairs: int  # pairs the event log shows together (the recall's denominator)
     collapsed_clusters: int  # profiles holding identifiers of more than one person
-    split_people: int  # people whose identifiers are in more than one profile
+    split_people: int  # people whose linkable identifiers are in more than one profile
+    split_people_all: int  # people whose identifiers, linkable or not, are in several
     true_pairs: int
     predicted_pairs: int
     correct_pairs: int
@@ -166,7 +167,8 @@ def evaluate(store: Store, truth_dir: Path) -> IdentityEvaluation:
         recall_all_pairs=recall_all,
         linkable_pairs=linkable,
         collapsed_clusters=_more_than_one(per_profile["person_count"]),
-        split_people=_more_than_one(per_person["cluster_count"]),
+        split_people=_split_on_evidence(cluster, evidence, person),
+        split_people_all=_more_than_one(per_person["cluster_count"]),
         true_pairs=true,
         predicted_pairs=predicted,
         correct_pairs=correct,
@@ -177,6 +179,20 @@ def evaluate(store: Store, truth_dir: Path) -> IdentityEvaluation:
         profiles=int(np.unique(cluster[in_profile]).size),
         people=int(np.unique(person).size),
         **_shared_counts(stored, traps if shared is not None else None),
+    )
+
+
+def _split_on_evidence(cluster: np.ndarray, evidence: np.ndarray, person: np.ndarray) -> int:
+    """People with an evidence component spread over more than one profile (quarantined
+    identifiers are in no profile, so they split nobody)."""
+    real = cluster >= 0
+    if not real.any():
+        return 0
+    pairs = np.unique(np.stack([evidence[real], cluster[real]]), axis=1)
+    components, spread = np.unique(pairs[0], return_counts=True)
+    split = set(components[spread > 1].tolist())
+    return len(
+        {int(p) for e, p in zip(evidence.tolist(), person.tolist(), strict=True) if e in split}
     )
 
 
