@@ -36,6 +36,7 @@ app.command("profile")(profile_command)
 # Capabilities register their command groups here when they are installed in the tree.
 _OPTIONAL_GROUPS = (
     ("clientcore.value.clv.cli", "clv_app", "clv"),
+    ("clientcore.value.cli", "value_app", "value"),
     ("clientcore.experiments.cli", "experiments_app", "experiments"),
 )
 for module_name, attribute, command in _OPTIONAL_GROUPS:

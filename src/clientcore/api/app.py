@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from clientcore import __version__
-from clientcore.api import admin, collect, errors, identity, profiles
+from clientcore.api import admin, collect, errors, identity, profiles, value
 from clientcore.api.responses import ORJSONResponse
 from clientcore.api.runtime import Runtime
 from clientcore.store import StoreError
@@ -35,6 +35,8 @@ def create_app(db_url: str | None = None, admin_token: str | None = None) -> Fas
     app.include_router(collect.router)
     app.include_router(admin.router)
     app.include_router(identity.router)
+    # Before profiles: its {identifier:path} route would otherwise catch …/value.
+    app.include_router(value.router)
     app.include_router(profiles.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers")

@@ -59,6 +59,9 @@ def run_tour(db_url: str, customers: int, seed: int, data_dir: Path) -> None:
             f"({stitched.quarantined} identifier values quarantined) in {stitched.seconds:.1f}s"
         )
         identity_chapter(store, data_dir)
+        from clientcore.value.tour import value_chapter
+
+        value_chapter(store, data_dir, console)
 
 
 _BEST_CUSTOMER_SQL = """
