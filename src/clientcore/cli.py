@@ -72,6 +72,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     log_level: str = typer.Option("warning", "--log-level"),
+    stitch: bool = typer.Option(
+        True, "--stitch/--no-stitch", help="Stitch profiles as events arrive (default)"
+    ),
 ) -> None:
     """Run the HTTP API: the Segment-compatible collector, profiles, and the rest."""
     import uvicorn
@@ -93,7 +96,7 @@ def serve(
     previous = signal.signal(signal.SIGTERM, _exit_on_signal) if main_thread else None
     try:
         uvicorn.run(
-            create_app(url, token),
+            create_app(url, token, stitch),
             host=host,
             port=port,
             log_level=log_level,
@@ -150,7 +153,7 @@ def demo(
         fail(f"a server is running on {url}; stop it or use another --db")
     run_tour(url, customers=customers, seed=seed, data_dir=data_dir)
     if not no_serve:
-        serve(db=url, host="127.0.0.1", port=port, log_level="warning")
+        serve(db=url, host="127.0.0.1", port=port, log_level="warning", stitch=True)
 
 
 def main() -> None:

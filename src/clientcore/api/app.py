@@ -15,10 +15,12 @@ from clientcore.api.runtime import Runtime
 from clientcore.store import StoreError
 
 
-def create_app(db_url: str | None = None, admin_token: str | None = None) -> FastAPI:
+def create_app(
+    db_url: str | None = None, admin_token: str | None = None, stitch: bool = True
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.runtime = Runtime.start(db_url, admin_token)
+        app.state.runtime = Runtime.start(db_url, admin_token, stitch)
         try:
             yield
         finally:

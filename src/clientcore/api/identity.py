@@ -12,6 +12,7 @@ from clientcore.api.admin import AdminDep
 from clientcore.api.errors import ApiError
 from clientcore.identity.manage import IdentityError, quarantined, unmerge
 from clientcore.identity.service import rebuild
+from clientcore.identity.spec import load_spec
 
 router = APIRouter(prefix="/v1/admin/identity", tags=["identity"])
 
@@ -23,9 +24,9 @@ class UnmergeRequest(BaseModel):
 
 @router.post("/rebuild", summary="Recompute every profile from the event log")
 async def rebuild_route(rt: AdminDep) -> dict[str, Any]:
-    assert rt.identity is not None
-    report = await asyncio.to_thread(rebuild, rt.store, rt.identity.service.spec)
-    rt.identity.reload()
+    report = await asyncio.to_thread(rebuild, rt.store, load_spec())
+    if rt.identity is not None:
+        rt.identity.reload()
     return report.to_dict()
 
 
@@ -36,12 +37,12 @@ def quarantine_route(rt: AdminDep) -> dict[str, Any]:
 
 @router.post("/unmerge", summary="Blocklist an identifier and re-derive the profiles it joined")
 async def unmerge_route(body: UnmergeRequest, rt: AdminDep) -> dict[str, Any]:
-    assert rt.identity is not None
     try:
         outcome = await asyncio.to_thread(
-            unmerge, rt.store, rt.identity.service.spec, body.identifier, body.reason
+            unmerge, rt.store, load_spec(), body.identifier, body.reason
         )
     except IdentityError as error:
         raise ApiError(404, "not_found", str(error), "identifier") from error
-    rt.identity.reload()
+    if rt.identity is not None:
+        rt.identity.reload()
     return outcome.to_dict()

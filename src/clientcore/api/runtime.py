@@ -29,11 +29,14 @@ class Runtime:
     identity: IdentityFollower | None = None
 
     @classmethod
-    def start(cls, db_url: str | None, admin_token: str | None = None) -> Runtime:
+    def start(
+        cls, db_url: str | None, admin_token: str | None = None, stitch: bool = True
+    ) -> Runtime:
         store = open_store(db_url)
         runtime = cls(store, GroupCommitWriter(store), admin_token or secrets.token_urlsafe(32))
-        runtime.identity = IdentityFollower(store, load_spec())
-        runtime.writer.on_commit = runtime.identity.notify
+        if stitch:
+            runtime.identity = IdentityFollower(store, load_spec())
+            runtime.writer.on_commit = runtime.identity.notify
         return runtime
 
     @property

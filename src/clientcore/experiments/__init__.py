@@ -11,8 +11,11 @@ Modules:
 - ``suffstats``: frozen, addable sufficient statistics.
 - ``frequentist``, ``sequential``, ``bayesian``, ``corrections``, ``srm`` (re-exported by
   ``stats``): the tests. ``readout``: one serialisable experiment readout.
-- ``bandits`` (+ ``contextual``): Thompson sampling, top-two Thompson sampling, linear TS.
-- ``ope``: off-policy evaluation (IPS, SNIPS, DM, DR) from logged decisions.
+- ``bandits``: Bernoulli/Gaussian Thompson sampling, top-two sampling for best-arm
+  identification with GLR stopping; ``contextual``: linear Thompson sampling on encoded
+  features; ``policy_base``: decisions with propensities, exact P(best) by quadrature.
+- ``ope`` (+ ``ope_tables`` for Arrow validation): off-policy evaluation (IPS, SNIPS, DM, DR)
+  from logged decisions; ``cli``: the ``experiments ope`` Typer sub-app.
 - ``scenarios``: Thompson search over factor combinations.
 - ``kpi``: seasonal anomaly detection and drop drill-down.
 

@@ -3,10 +3,11 @@
 - :class:`BernoulliThompson`: Beta posteriors, for conversions/clicks.
 - :class:`GaussianThompson`: Normal-Inverse-Gamma posteriors, for revenue-like rewards.
 - :class:`TopTwoThompson` (Russo 2016): wraps either model; with probability beta play the
-  posterior sample's leader, else a re-sampled challenger. It spends traffic where it helps
-  *identify* the best arm instead of exploiting it, and stops with the Chernoff GLR rule whose
-  threshold ``log(2 t (K - 1) / delta)`` makes it delta-PAC for any sampling rule (Garivier &
-  Kaufmann 2016, Prop. 12), or on posterior probability of best >= 1 - delta (Bayesian).
+  posterior sample's leader, else a re-sampled challenger (or the T3C challenger). It spends
+  traffic where it helps *identify* the best arm instead of exploiting it, and stops with the
+  Chernoff GLR rule whose threshold ``log(2 t (K - 1) / delta)`` makes it delta-PAC for any
+  sampling rule (Garivier & Kaufmann 2016, Prop. 12), or on posterior probability of
+  best >= 1 - delta (Bayesian, no frequentist guarantee).
 - Contextual linear Thompson sampling lives in :mod:`clientcore.experiments.contextual`.
 
 State is plain numbers (``to_dict``/``from_dict``); updates are incremental.
@@ -33,6 +34,7 @@ from clientcore.experiments.policy_base import (
 )
 
 StopRule = Literal["glr", "glr_practical", "posterior"]
+Challenger = Literal["transportation", "resample"]
 
 
 class BernoulliThompson(ArmsMixin):
@@ -238,6 +240,35 @@ def glr_statistic(
     return best, z.min(axis=-1)
 
 
+def transportation_costs(
+    sums: ArrayLike,
+    counts: ArrayLike,
+    *,
+    family: Literal["bernoulli", "gaussian"] = "bernoulli",
+    variance: ArrayLike | float = 1.0,
+) -> NDArray[np.float64]:
+    """W[..., j, b]: GLR evidence that arm j beats arm b (0 if j does not look better).
+
+    The challenger of leader j in the ``transportation`` top-two variant is argmin_b W[j, b]:
+    the arm the data can least exclude, which is exactly what the GLR stopping rule waits for.
+    """
+    s, n = np.asarray(sums, dtype=float), np.asarray(counts, dtype=float)
+    mu = s / np.maximum(n, 1)
+    mj, mb = mu[..., :, None], mu[..., None, :]
+    nj, nb = n[..., :, None], n[..., None, :]
+    if family == "bernoulli":
+        mix = (nj * mj + nb * mb) / np.maximum(nj + nb, 1)
+        w = nj * _kl_bernoulli(mj, mix) + nb * _kl_bernoulli(mb, mix)
+    else:
+        var = np.broadcast_to(np.asarray(variance, dtype=float), mu.shape)
+        denom = var[..., :, None] / np.maximum(nj, 1) + var[..., None, :] / np.maximum(nb, 1)
+        w = (mj - mb) ** 2 / (2 * denom)
+    w = np.where((mj > mb) & (nj > 0) & (nb > 0), w, 0.0)
+    k = mu.shape[-1]
+    w[..., np.arange(k), np.arange(k)] = np.inf
+    return w
+
+
 def glr_threshold(
     t: ArrayLike, delta: float, k: int, rule: StopRule = "glr"
 ) -> NDArray[np.float64]:
@@ -273,14 +304,34 @@ class StopStatus:
 
 
 class TopTwoThompson:
-    """Top-two Thompson sampling for best-arm identification (Russo 2016), beta = 1/2."""
+    """Top-two sampling for best-arm identification; the leader is a Thompson draw.
+
+    ``challenger="resample"`` (default) is Russo's (2016) TTTS: re-draw the posterior until
+    another arm leads. ``challenger="transportation"`` (T3C, Shang et al. 2020) takes the arm
+    with the smallest GLR evidence against it: deterministic given the leader and cheaper.
+    Both are asymptotically beta-optimal; benchmarks/experiments.md compares them.
+    """
 
     kind = "top_two_thompson"
 
-    def __init__(self, model: BernoulliThompson | GaussianThompson, *, beta: float = 0.5) -> None:
+    def __init__(
+        self,
+        model: BernoulliThompson | GaussianThompson,
+        *,
+        beta: float = 0.5,
+        challenger: Challenger = "resample",
+    ) -> None:
         if not 0 < beta < 1:
             raise InvalidInputError("beta must be in (0, 1)")
-        self.model, self.beta = model, float(beta)
+        if challenger not in ("transportation", "resample"):
+            raise InvalidInputError(f"unknown challenger rule {challenger!r}")
+        self.model, self.beta, self.challenger = model, float(beta), challenger
+
+    def _costs(self) -> NDArray[np.float64]:
+        m = self.model
+        if isinstance(m, BernoulliThompson):
+            return transportation_costs(m.successes, m.counts)
+        return transportation_costs(m.sums, m.counts, family="gaussian", variance=m.variances())
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -290,17 +341,22 @@ class TopTwoThompson:
         self.model.update(arm, reward)
 
     def propensities(self, rng: np.random.Generator | None = None) -> NDArray[np.float64]:
-        """P(play i) = beta a_i + (1 - beta) sum_{j != i} a_j a_i / (1 - a_j), exactly.
+        """Exact probability of playing each arm; a = P(i is best) by quadrature.
 
-        a = P(i is best). Russo's challenger is re-sampled until its argmax differs from the
-        leader j, so it is i with probability a_i / (1 - a_j). The a are computed by
-        quadrature, not Monte Carlo: a Monte Carlo estimate rounds the small a_i of clearly
-        worse arms to 0 and starves them, and then the GLR stopping rule never fires.
+        transportation: beta a_i + (1 - beta) sum_j a_j [challenger(j) = i].
+        resample: beta a_i + (1 - beta) sum_{j != i} a_j a_i / (1 - a_j), because Russo's
+        challenger is re-drawn until its argmax differs from the leader j.
+        The a come from quadrature, not Monte Carlo: a Monte Carlo estimate rounds the small
+        a_i of clearly worse arms to 0 and starves them, so the GLR rule would never fire.
         ``rng`` is accepted for interface symmetry and unused.
         """
         marg = self.model.marginals()
         alpha = prob_best_quadrature(marg)
         probs = self.beta * alpha
+        if self.challenger == "transportation":
+            chall = np.argmin(self._costs(), axis=1)  # challenger of each possible leader
+            np.add.at(probs, chall, (1 - self.beta) * alpha)
+            return probs / probs.sum()
         for j in np.flatnonzero(alpha):
             rest = alpha.copy()
             rest[j] = 0.0
@@ -337,7 +393,12 @@ class TopTwoThompson:
         return StopStatus(stat > thr, m.arms[int(best)], rule, stat, thr, tuple(pb))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "beta": self.beta, "model": self.model.to_dict()}
+        return {
+            "kind": self.kind,
+            "beta": self.beta,
+            "challenger": self.challenger,
+            "model": self.model.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> TopTwoThompson:
@@ -348,4 +409,5 @@ class TopTwoThompson:
             model = GaussianThompson.from_dict(inner)
         else:
             model = BernoulliThompson.from_dict(inner)
-        return cls(model, beta=float(state.get("beta", 0.5)))
+        challenger = state.get("challenger", "resample")
+        return cls(model, beta=float(state.get("beta", 0.5)), challenger=challenger)

@@ -50,7 +50,12 @@ class EstimatorResult:
     by_position: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"value": self.value, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high}
+        out: dict[str, Any] = {
+            "value": self.value,
+            "se": self.se,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+        }
         if self.by_position:
             out["by_position"] = dict(self.by_position)
         return clean(out)

@@ -1,14 +1,16 @@
 """Keeps profiles current inside the server: sync after every commit, off the request path.
 
 The writer signals after each group commit; this thread wakes, stitches what arrived, and
-sleeps again. A profile lookup right after a 200 sees the new event's identifiers within
-milliseconds, while ingest latency never waits for stitching.
+sleeps again — at most every `min_interval` seconds, so under load it stitches many commits at
+once. It works on its own connection: its transactions run beside the writer's rather than
+queueing behind them, and ingest never waits for stitching.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from clientcore.identity.spec import IdentitySpec
 from clientcore.identity.sync import IdentityService
@@ -18,8 +20,9 @@ log = logging.getLogger("clientcore.identity")
 
 
 class IdentityFollower:
-    def __init__(self, store: Store, spec: IdentitySpec) -> None:
-        self.service = IdentityService(store, spec)
+    def __init__(self, store: Store, spec: IdentitySpec, min_interval: float = 0.5) -> None:
+        self.service = IdentityService(store.reader(), spec)
+        self.min_interval = min_interval
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -41,6 +44,7 @@ class IdentityFollower:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=30)
+        self.service.store.close()
 
     def reload(self) -> None:
         """After a rebuild or an unmerge, start again from what the store holds."""
@@ -52,6 +56,7 @@ class IdentityFollower:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            started = time.monotonic()
             try:
                 self.service.sync()
             except Exception:  # logged and retried on the next commit; events are safe
@@ -60,3 +65,6 @@ class IdentityFollower:
                 self.reload()
             if not self._wake.is_set():
                 self._idle.set()
+            pause = self.min_interval - (time.monotonic() - started)
+            if pause > 0:
+                self._stop.wait(pause)
