@@ -70,6 +70,30 @@ class ImportCheckpoint:
     status: Literal["running", "done"] = "running"
 
 
+# The upsert of a checkpoint, the same on both backends (placeholders are `?`).
+SAVE_CHECKPOINT_SQL = """INSERT INTO imports (fingerprint, path, format, source, rows_done,
+        inserted, duplicates, rejected, status, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)
+    ON CONFLICT (fingerprint) DO UPDATE SET rows_done = excluded.rows_done,
+        inserted = excluded.inserted, duplicates = excluded.duplicates,
+        rejected = excluded.rejected, status = excluded.status,
+        updated_at = excluded.updated_at"""
+
+
+def checkpoint_params(c: ImportCheckpoint) -> list[Any]:
+    return [
+        c.fingerprint,
+        c.path,
+        c.format,
+        c.source,
+        c.rows_done,
+        c.inserted,
+        c.duplicates,
+        c.rejected,
+        c.status,
+    ]
+
+
 @dataclass(frozen=True)
 class AppendOutcome:
     """What one committed append did: new events, duplicates skipped, events kept aside."""

@@ -18,12 +18,14 @@ import pyarrow as pa
 
 from clientcore.store import migrations
 from clientcore.store.base import (
+    SAVE_CHECKPOINT_SQL,
     AppendOutcome,
     ImportCheckpoint,
     MigrationError,
     RejectedEvent,
     StoreError,
     StoreLockedError,
+    checkpoint_params,
 )
 from clientcore.store.keyfilter import KeyFilter
 
@@ -306,23 +308,4 @@ class DuckDBStore:
 
 
 def _save_checkpoint(con: duckdb.DuckDBPyConnection, c: ImportCheckpoint) -> None:
-    con.execute(
-        """INSERT INTO imports (fingerprint, path, format, source, rows_done, inserted,
-               duplicates, rejected, status, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)
-           ON CONFLICT (fingerprint) DO UPDATE SET rows_done = excluded.rows_done,
-               inserted = excluded.inserted, duplicates = excluded.duplicates,
-               rejected = excluded.rejected, status = excluded.status,
-               updated_at = excluded.updated_at""",
-        [
-            c.fingerprint,
-            c.path,
-            c.format,
-            c.source,
-            c.rows_done,
-            c.inserted,
-            c.duplicates,
-            c.rejected,
-            c.status,
-        ],
-    )
+    con.execute(SAVE_CHECKPOINT_SQL, checkpoint_params(c))

@@ -17,11 +17,13 @@ import pyarrow as pa
 
 from clientcore.store import migrations
 from clientcore.store.base import (
+    SAVE_CHECKPOINT_SQL,
     AppendOutcome,
     ImportCheckpoint,
     MigrationError,
     RejectedEvent,
     StoreError,
+    checkpoint_params,
 )
 
 _EVENT_COLUMNS = (
@@ -209,23 +211,4 @@ class PostgresStore:
 
 
 def _save_checkpoint(con: psycopg.Connection[Any], c: ImportCheckpoint) -> None:
-    con.execute(
-        """INSERT INTO imports (fingerprint, path, format, source, rows_done, inserted,
-               duplicates, rejected, status, updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-           ON CONFLICT (fingerprint) DO UPDATE SET rows_done = excluded.rows_done,
-               inserted = excluded.inserted, duplicates = excluded.duplicates,
-               rejected = excluded.rejected, status = excluded.status,
-               updated_at = excluded.updated_at""",
-        [
-            c.fingerprint,
-            c.path,
-            c.format,
-            c.source,
-            c.rows_done,
-            c.inserted,
-            c.duplicates,
-            c.rejected,
-            c.status,
-        ],
-    )
+    con.execute(_pg(SAVE_CHECKPOINT_SQL), checkpoint_params(c))
