@@ -73,11 +73,9 @@ def _ms(text: str) -> float:
 
 
 def _wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, float]:
-    done = subprocess.run(
-        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
-         f"{url}/v1/batch"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s"]
+    command += ["--latency", "-s", str(script), f"{url}/v1/batch"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     out = done.stdout
     latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
