@@ -26,7 +26,7 @@ from clientcore.events.validate import Staged, stage
 router = APIRouter(prefix="/v1", tags=["collect"])
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
