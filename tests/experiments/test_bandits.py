@@ -19,18 +19,23 @@ from clientcore.experiments.bandits import (
 from clientcore.experiments.bayesian import prob_beta_greater
 from clientcore.experiments.contextual import ContextEncoder, LinearThompson
 from clientcore.experiments.errors import BanditStateError, InvalidInputError
+from clientcore.experiments.policy_base import prob_best_quadrature
 
 counts = st.lists(st.integers(min_value=0, max_value=200), min_size=2, max_size=6)
 
 
 @settings(max_examples=40, deadline=None)
-@given(counts, st.integers(min_value=0, max_value=2**31), st.booleans())
-def test_propensities_sum_to_one(ns: list[int], seed: int, top_two: bool) -> None:
+@given(
+    counts,
+    st.integers(min_value=0, max_value=2**31),
+    st.sampled_from(["plain", "transportation", "resample"]),
+)
+def test_propensities_sum_to_one(ns: list[int], seed: int, kind: str) -> None:
     rng = np.random.default_rng(seed)
     bern = BernoulliThompson(len(ns), draws=300, seed=seed)
     bern.counts = np.asarray(ns, dtype=float)
     bern.successes = rng.binomial(ns, 0.3).astype(float)
-    policy = TopTwoThompson(bern) if top_two else bern
+    policy = bern if kind == "plain" else TopTwoThompson(bern, challenger=kind)  # type: ignore[arg-type]
     p = policy.propensities()
     assert p.sum() == pytest.approx(1.0)
     assert np.all(p >= 0)
@@ -45,6 +50,33 @@ def test_monte_carlo_propensity_matches_exact_two_arm_probability() -> None:
         bt.successes[bt.index(arm)], bt.counts[bt.index(arm)] = s, n
     exact = prob_beta_greater(1 + 38, 1 + 362, 1 + 30, 1 + 370)
     assert bt.propensities()[1] == pytest.approx(exact, abs=0.005)
+
+
+def test_quadrature_prob_best_matches_monte_carlo() -> None:
+    bt = BernoulliThompson(4, draws=200_000, seed=3)
+    bt.successes[:], bt.counts[:] = [30, 36, 12, 33], [300, 310, 200, 290]
+    exact = prob_best_quadrature(bt.marginals())
+    np.testing.assert_allclose(exact, bt.propensities(), atol=0.005)
+    g = GaussianThompson(3, draws=200_000, seed=3)
+    for i, mean in enumerate([1.0, 1.1, 0.7]):
+        for v in np.random.default_rng(i).normal(mean, 1.0, 40):
+            g.update(i, float(v))
+    np.testing.assert_allclose(prob_best_quadrature(g.marginals()), g.propensities(), atol=0.005)
+
+
+def test_top_two_propensities_by_formula() -> None:
+    bt = BernoulliThompson(["a", "b", "c"])
+    bt.successes[:], bt.counts[:] = [50, 45, 20], [200, 200, 200]
+    a = prob_best_quadrature(bt.marginals())
+    russo = TopTwoThompson(bt, challenger="resample").propensities()
+    expect = 0.5 * a + 0.5 * a * sum(a[j] / (1 - a[j]) * (np.arange(3) != j) for j in range(3))
+    np.testing.assert_allclose(russo, expect, rtol=1e-9)
+    t3c = TopTwoThompson(
+        bt, challenger="transportation"
+    ).propensities()  # leader a -> challenger b, leader b -> a, c -> a
+    np.testing.assert_allclose(
+        t3c, [0.5 * a[0] + 0.5 * (a[1] + a[2]), 0.5 * a[1] + 0.5 * a[0], 0.5 * a[2]]
+    )
 
 
 def test_state_round_trip_reproduces_next_decision() -> None:
@@ -89,9 +121,10 @@ def test_top_two_keeps_sampling_the_challenger() -> None:
     bt.successes[:] = [600, 560, 100]
     bt.counts[:] = [1000, 1000, 1000]
     p_ts = bt.propensities()
-    p_tt = TopTwoThompson(bt).propensities()
-    assert p_tt[1] > p_ts[1]  # exploration shifts to the challenger
-    assert p_tt[0] >= 0.5 - 0.02  # leader keeps about beta of the traffic
+    for challenger in ("transportation", "resample"):
+        p_tt = TopTwoThompson(bt, challenger=challenger).propensities()
+        assert p_tt[1] > p_ts[1]  # exploration shifts to the challenger
+        assert p_tt[0] >= 0.5 - 0.02  # leader keeps about beta of the traffic
 
 
 def test_glr_statistic_gaussian_by_hand_and_stopping() -> None:

@@ -18,6 +18,7 @@ from clientcore.experiments.stats import (
     SampleStats,
     bayes_beta_binomial,
     bayes_normal,
+    calibrate_looks,
     normal_expected_loss,
     readout,
     srm_check,
@@ -109,3 +110,15 @@ def test_beta_binomial_monte_carlo_matches_exact_sum() -> None:
     exact = prob_beta_greater(1 + 55, 1 + 945, 1 + 40, 1 + 960)
     assert res.chance_to_beat_control == pytest.approx(exact, abs=0.005)
     assert res.risk_treatment < res.risk_control
+
+
+def test_sequential_readout_uses_the_look_calibration() -> None:
+    cal = calibrate_looks(np.arange(1, 31) / 30, 0.05, n_paths=20_000, seed=1)
+    metric = _metric([15_000, 15_000], [0.05, 0.055])
+    plain = readout({"conv": metric}, [1, 1], method="sequential", tuning_n=60_000)
+    daily = readout({"conv": metric}, [1, 1], method="sequential", tuning_n=60_000, calibration=cal)
+    p_plain, p_daily = plain.comparisons[0].p_value, daily.comparisons[0].p_value
+    assert p_plain is not None
+    assert p_daily is not None
+    assert p_daily < p_plain  # the daily schedule leaves slack that calibration spends
+    assert daily.comparisons[0].result["alpha_boundary"] == pytest.approx(cal.alpha_boundary)
