@@ -54,9 +54,13 @@ def run_tour(db_url: str, customers: int, seed: int, data_dir: Path) -> None:
         for channel, count in stats.by_channel.items():
             table.add_row(channel, f"{count:,}")
         console.print(table)
+        identifiers, profiles, quarantined = store.query(
+            "SELECT count(*), count(DISTINCT profile_id), count(*) FILTER (WHERE quarantined) "
+            "FROM identifiers"
+        )[0]
         console.print(
-            f"stitched {stitched.identifiers:,} identifiers into {stitched.profiles:,} profiles "
-            f"({stitched.quarantined} identifier values quarantined) in {stitched.seconds:.1f}s"
+            f"{identifiers:,} identifiers in {profiles:,} profiles ({quarantined} identifier "
+            f"values quarantined); stitching took {stitched.seconds:.1f}s"
         )
         identity_chapter(store, data_dir)
         from clientcore.value.tour import value_chapter
