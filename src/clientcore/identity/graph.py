@@ -108,15 +108,15 @@ def batch_profiles(
         flagged |= blocked
     keep = ~(flagged[a] | flagged[b]) if a.size else np.zeros(0, dtype=bool)
     ka, kb, ks = a[keep], b[keep], first_seq[keep]
-    cut = _split_over_limits(n, types, ka, kb, ks, flagged, limits)
+    cut, labels = _split_over_limits(n, types, ka, kb, ks, flagged, limits)
     if cut.size:
         qtype[cut] = SPLIT
         qseq[cut] = 0
         flagged[cut] = True
         keep2 = ~(flagged[ka] | flagged[kb])
         ka, kb, ks = ka[keep2], kb[keep2], ks[keep2]
-    graph = coo_matrix((np.ones(ka.size, dtype=np.int8), (ka, kb)), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
+        graph = coo_matrix((np.ones(ka.size, dtype=np.int8), (ka, kb)), shape=(n, n)).tocsr()
+        _, labels = connected_components(graph, directed=False)
     smallest = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(smallest, labels, np.arange(n, dtype=np.int64))
     profile_of = smallest[labels]
@@ -133,12 +133,13 @@ def _split_over_limits(
     seq: IntArray,
     flagged: IntArray,
     limits: dict[int, int],
-) -> IntArray:
-    """Identifiers to quarantine so that no component holds more of a type than its limit."""
-    if not limits:
-        return np.zeros(0, dtype=np.int64)
+) -> tuple[IntArray, IntArray]:
+    """Identifiers to quarantine so that no component holds more of a type than its limit,
+    and the component labels before that cut (the profiles when nothing is cut)."""
     graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     _, labels = connected_components(graph, directed=False)
+    if not limits:
+        return np.zeros(0, dtype=np.int64), labels
     live = ~flagged
     violating = np.zeros(labels.max() + 1 if n else 0, dtype=bool)
     for code, limit in limits.items():
@@ -146,7 +147,7 @@ def _split_over_limits(
         violating |= counts > limit
     bad = np.flatnonzero(violating)
     if bad.size == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), labels
     type_list = types.tolist()
     edge_label = labels[a]
     cut: list[int] = []
@@ -160,7 +161,7 @@ def _split_over_limits(
         nodes = np.flatnonzero((labels == label) & live).tolist()
         edges = list(zip(es[lo:hi].tolist(), ea[lo:hi].tolist(), eb[lo:hi].tolist(), strict=True))
         cut.extend(split_component(nodes, edges, type_list, limits))
-    return np.array(sorted(cut), dtype=np.int64)
+    return np.array(sorted(cut), dtype=np.int64), labels
 
 
 def kruskal_merges(
