@@ -6,6 +6,9 @@ each distinct raw value once, with the libraries (phonenumbers, email-validator)
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,6 +69,43 @@ def extract(store: Store, spec: IdentitySpec, after_seq: int, upto_seq: int) -> 
     return table
 
 
+# Above this many emails and phones to parse, half are parsed in a second process: parsing is
+# the largest step of a rebuild and the libraries are pure Python (one core each).
+PARALLEL_ABOVE = 50_000
+_EXPENSIVE = ("email", "phone")
+
+
+def _normalize_chunk(region: str, items: list[tuple[str, str]]) -> list[str | None]:
+    normalizers = Normalizers(region)
+    return [normalizers(kind, raw) for kind, raw in items]  # type: ignore[arg-type]
+
+
+def normalize_values(
+    items: list[tuple[str, str]], normalizers: Normalizers, region: str
+) -> list[str | None]:
+    """Normalized value of each (normalizer, raw) pair, None when it does not normalize."""
+    expensive = [i for i, (kind, _) in enumerate(items) if kind in _EXPENSIVE]
+    if len(expensive) < PARALLEL_ABOVE:
+        return [normalizers(kind, raw) for kind, raw in items]  # type: ignore[arg-type]
+    out: list[str | None] = [None] * len(items)
+    for i, (kind, raw) in enumerate(items):
+        if kind not in _EXPENSIVE:
+            out[i] = normalizers(kind, raw)  # type: ignore[arg-type]
+    # Sorted, so that spellings of one number or address tend to land in the same half and
+    # share its cache. Spawned, not forked: the engine's threads must not be copied.
+    expensive.sort(key=lambda i: items[i])
+    half = len(expensive) // 2
+    theirs, mine = expensive[:half], expensive[half:]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        future = pool.submit(_normalize_chunk, region, [items[i] for i in theirs])
+        for i in mine:
+            out[i] = normalizers(items[i][0], items[i][1])  # type: ignore[arg-type]
+        for i, value in zip(theirs, future.result(), strict=True):
+            out[i] = value
+    return out
+
+
 def normalize_occurrences(
     occurrences: pa.Table,
     spec: IdentitySpec,
@@ -76,9 +116,11 @@ def normalize_occurrences(
     compute.register("occ", occurrences)
     distinct = compute.sql("SELECT DISTINCT type, raw FROM occ").fetchall()
     kinds = {rule.type: rule.normalize for rule in spec.identifiers}
+    normalized = normalize_values(
+        [(kinds[kind], raw) for kind, raw in distinct], normalizers, spec.default_region
+    )
     types, raws, values = [], [], []
-    for kind, raw in distinct:
-        value = normalizers(kinds[kind], raw)  # type: ignore[arg-type]
+    for (kind, raw), value in zip(distinct, normalized, strict=True):
         if value is None:
             continue
         types.append(kind)
