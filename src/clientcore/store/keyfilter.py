@@ -5,23 +5,15 @@ was stored before — across everything ever stored. Asking the database means a
 all keys per commit, which grows with the log. The writing process (DuckDB allows one) keeps
 the low 64 bits of every stored key instead, as sorted NumPy arrays. A miss proves the event is
 new; a hit (a retry, almost always) is confirmed against the exact 128-bit key in the database,
-so a 64-bit coincidence can never drop an event.
+so a 64-bit coincidence can never drop an event. Keys are MD5 of source, unit separator and
+message id, computed in the engine (`md5_number`).
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 MERGE_EVERY = 500_000
-
-
-def message_key(source: str, message_id: str) -> int:
-    """The 128-bit key of an event: MD5 of source, unit separator, message id (the same value
-    as DuckDB's md5_number on that text)."""
-    digest = hashlib.md5(f"{source}\x1f{message_id}".encode(), usedforsecurity=False).digest()
-    return int.from_bytes(digest, "little")
 
 
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
