@@ -38,6 +38,7 @@ _OPTIONAL_GROUPS = (
     ("clientcore.value.clv.cli", "clv_app", "clv"),
     ("clientcore.value.cli", "value_app", "value"),
     ("clientcore.experiments.cli", "experiments_app", "experiments"),
+    ("clientcore.experiments.cli", "kpi_app", "kpi"),
 )
 for module_name, attribute, command in _OPTIONAL_GROUPS:
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from clientcore import __version__
-from clientcore.api import admin, collect, errors, identity, profiles, value
+from clientcore.api import admin, collect, errors, experiments, identity, profiles, value
 from clientcore.api.responses import ORJSONResponse
 from clientcore.api.runtime import Runtime
 from clientcore.store import StoreError
@@ -37,6 +37,7 @@ def create_app(
     app.include_router(collect.router)
     app.include_router(admin.router)
     app.include_router(identity.router)
+    app.include_router(experiments.router)
     # Before profiles: its {identifier:path} route would otherwise catch …/value.
     app.include_router(value.router)
     app.include_router(profiles.router)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from clientcore.collect import AuthError
 from clientcore.collect.keys import KeyInfo, authenticate, digest
 from clientcore.collect.writer import GroupCommitWriter
+from clientcore.experiments.service import ExperimentService
 from clientcore.identity.follower import IdentityFollower
 from clientcore.identity.spec import load_spec
 from clientcore.store import Store, open_store
@@ -27,6 +28,8 @@ class Runtime:
     _reader: Store | None = None
 
     identity: IdentityFollower | None = None
+    _experiments: ExperimentService | None = None
+    _experiments_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(
@@ -44,6 +47,15 @@ class Runtime:
         if self._reader is None:
             self._reader = self.store.reader()
         return self._reader
+
+    @property
+    def experiments(self) -> ExperimentService:
+        """Decisions and exposure logging, on a cursor of its own (started on first use)."""
+        if self._experiments is None:
+            with self._experiments_lock:
+                if self._experiments is None:
+                    self._experiments = ExperimentService(self.store.reader())
+        return self._experiments
 
     def key(self, key: str | None, scope: str) -> KeyInfo:
         """Authenticate with a short cache: keys are checked on every request."""
@@ -69,6 +81,8 @@ class Runtime:
 
     def close(self) -> None:
         self.writer.close()
+        if self._experiments is not None:
+            self._experiments.close()
         if self.identity is not None:
             self.identity.close()
         if self._reader is not None and self._reader is not self.store:

@@ -16,6 +16,125 @@ class Migration:
     statements: tuple[str, ...]
 
 
+_EXPERIMENTS_NAME = "experiments: definitions, exposures, bandit rewards, settings"
+
+
+def _experiments(text: str, now: str) -> tuple[str, ...]:
+    """Experiments, identical on both backends but for the text type and the clock function.
+
+    JSON documents (variants, metrics, bandit state, decision context) are kept as text: the
+    server reads them whole, never queries inside them.
+    """
+    return (
+        f"""CREATE TABLE experiments (
+            id {text} PRIMARY KEY,
+            name {text} NOT NULL,
+            kind {text} NOT NULL,
+            status {text} NOT NULL,
+            layer {text} NOT NULL,
+            bucket_start INTEGER NOT NULL,
+            bucket_end INTEGER NOT NULL,
+            config {text} NOT NULL,
+            state {text},
+            created_at TIMESTAMPTZ NOT NULL DEFAULT {now},
+            started_at TIMESTAMPTZ NOT NULL,
+            stopped_at TIMESTAMPTZ,
+            stop_reason {text}
+        )""",
+        f"""CREATE TABLE experiment_exposures (
+            experiment_id {text} NOT NULL,
+            unit {text} NOT NULL,
+            identifier {text} NOT NULL,
+            variant {text} NOT NULL,
+            probability DOUBLE PRECISION NOT NULL,
+            channel {text},
+            decision_id {text},
+            context {text},
+            exposed_at TIMESTAMPTZ NOT NULL
+        )""",
+        "CREATE INDEX experiment_exposures_experiment ON experiment_exposures (experiment_id)",
+        f"""CREATE TABLE bandit_rewards (
+            decision_id {text} PRIMARY KEY,
+            experiment_id {text} NOT NULL,
+            reward DOUBLE PRECISION NOT NULL,
+            rewarded_at TIMESTAMPTZ NOT NULL DEFAULT {now}
+        )""",
+        f"CREATE TABLE experiment_settings (name {text} PRIMARY KEY, value {text} NOT NULL)",
+    )
+
+
+_RECONCILE_NAME = "reconcile: customer records, links, review decisions, clusters, models"
+
+
+def _reconcile(text: str, now: str) -> tuple[str, ...]:
+    """Customer records from CRM imports and their probabilistic linkage, the same on both
+    backends but for the text type and the clock function. Models and evidence are JSON kept
+    as text: read whole, never queried inside."""
+    return (
+        f"""CREATE TABLE customer_records (
+            record_key BIGINT PRIMARY KEY,
+            source {text} NOT NULL,
+            record_id {text} NOT NULL,
+            given_name {text},
+            surname {text},
+            full_name {text},
+            birth_date {text},
+            email {text},
+            phone {text},
+            street_number {text},
+            address_1 {text},
+            address_2 {text},
+            suburb {text},
+            city {text},
+            postcode {text},
+            state {text},
+            country {text},
+            national_id {text},
+            loyalty_card {text},
+            user_id {text},
+            raw {text},
+            import_batch BIGINT NOT NULL,
+            imported_at TIMESTAMPTZ NOT NULL DEFAULT {now},
+            UNIQUE (source, record_id)
+        )""",
+        f"""CREATE TABLE record_links (
+            a BIGINT NOT NULL,
+            b BIGINT NOT NULL,
+            match_weight DOUBLE PRECISION NOT NULL,
+            match_probability DOUBLE PRECISION NOT NULL,
+            status {text} NOT NULL,
+            model_version INTEGER NOT NULL,
+            evidence {text},
+            PRIMARY KEY (a, b)
+        )""",
+        "CREATE INDEX record_links_status ON record_links (status)",
+        f"""CREATE TABLE record_decisions (
+            a BIGINT NOT NULL,
+            b BIGINT NOT NULL,
+            decision {text} NOT NULL,
+            match_probability DOUBLE PRECISION,
+            model_version INTEGER,
+            decided_by {text},
+            note {text},
+            decided_at TIMESTAMPTZ NOT NULL DEFAULT {now},
+            PRIMARY KEY (a, b)
+        )""",
+        """CREATE TABLE record_clusters (
+            record_key BIGINT PRIMARY KEY,
+            cluster_id BIGINT NOT NULL,
+            match_probability DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX record_clusters_cluster ON record_clusters (cluster_id)",
+        f"""CREATE TABLE reconcile_models (
+            version INTEGER PRIMARY KEY,
+            model {text} NOT NULL,
+            summary {text} NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT {now}
+        )""",
+        f"CREATE TABLE reconcile_state (name {text} PRIMARY KEY, value BIGINT NOT NULL)",
+    )
+
+
 DUCKDB: tuple[Migration, ...] = (
     Migration(
         1,
@@ -121,6 +240,8 @@ DUCKDB: tuple[Migration, ...] = (
             "CREATE TABLE identity_state (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL)",
         ),
     ),
+    Migration(3, _EXPERIMENTS_NAME, _experiments("VARCHAR", "current_timestamp")),
+    Migration(4, _RECONCILE_NAME, _reconcile("VARCHAR", "current_timestamp")),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -225,4 +346,6 @@ POSTGRES: tuple[Migration, ...] = (
             "CREATE TABLE identity_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
         ),
     ),
+    Migration(3, _EXPERIMENTS_NAME, _experiments("TEXT", "now()")),
+    Migration(4, _RECONCILE_NAME, _reconcile("TEXT", "now()")),
 )

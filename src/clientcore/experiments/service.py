@@ -1,0 +1,408 @@
+"""Decisions at request time: assignment, bandit choices, exposure logging, rewards.
+
+The server keeps the running experiments, the global holdout and every bandit's posterior in
+memory (refreshed from the store every few seconds, and at once after a change made through
+the same process), so ``decide`` costs the identity lookup plus a hash or a draw. Exposures
+are buffered and written in batches by one thread every ``flush_seconds``: a decision never
+waits for a disk commit, and a crash can lose at most that much of the exposure log (the
+assignment itself is deterministic and is never lost). Bandit rewards are written at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from clientcore.events.spec import CHANNELS
+from clientcore.experiments import registry
+from clientcore.experiments.assignment import assign
+from clientcore.experiments.bandits import BernoulliThompson, GaussianThompson, TopTwoThompson
+from clientcore.experiments.contextual import ContextEncoder, LinearThompson
+from clientcore.experiments.errors import BanditStateError, InvalidInputError
+from clientcore.experiments.registry import Experiment, UnknownExperimentError
+from clientcore.experiments.units import resolve_unit
+from clientcore.store import Store
+
+REFRESH_SECONDS = 2.0
+PROPENSITY_REFRESH_UPDATES = 10
+PROPENSITY_REFRESH_SECONDS = 1.0
+
+Policy = BernoulliThompson | GaussianThompson | TopTwoThompson | LinearThompson
+
+EXPOSURE_SCHEMA = pa.schema(
+    [
+        ("experiment_id", pa.string()),
+        ("unit", pa.string()),
+        ("identifier", pa.string()),
+        ("variant", pa.string()),
+        ("probability", pa.float64()),
+        ("channel", pa.string()),
+        ("decision_id", pa.string()),
+        ("context", pa.string()),
+        ("exposed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+class DuplicateRewardError(InvalidInputError):
+    """A decision can be rewarded once."""
+
+
+def encoder_for(features: tuple[str, ...]) -> ContextEncoder:
+    """Context features: ``channel`` (the known channels) or ``name=level1|level2|…``."""
+    categorical: dict[str, list[str]] = {}
+    for feature in features:
+        name, _, levels = feature.partition("=")
+        if levels:
+            categorical[name] = [lv for lv in levels.split("|") if lv]
+        elif name == "channel":
+            categorical[name] = list(CHANNELS)
+        else:
+            raise InvalidInputError(
+                f"features: {feature!r} needs its levels, as {name}=level1|level2"
+            )
+    return ContextEncoder(categorical)
+
+
+def new_policy(experiment: Experiment) -> Policy:
+    arms = [v.name for v in experiment.variants]
+    seed = int.from_bytes(uuid.uuid5(uuid.NAMESPACE_URL, experiment.id).bytes[:4], "big")
+    if experiment.policy == "linear_thompson":
+        encoder = encoder_for(experiment.features)
+        return LinearThompson(arms, encoder.dim, encoder=encoder, seed=seed)
+    model = (
+        GaussianThompson(arms, seed=seed)
+        if experiment.reward == "gaussian"
+        else BernoulliThompson(arms, seed=seed)
+    )
+    return TopTwoThompson(model) if experiment.policy == "top_two" else model
+
+
+def policy_from_state(state: Mapping[str, Any]) -> Policy:
+    kinds: dict[str, Any] = {
+        cls.kind: cls for cls in (BernoulliThompson, GaussianThompson, TopTwoThompson)
+    }
+    kinds[LinearThompson.kind] = LinearThompson
+    cls = kinds.get(str(state.get("kind")))
+    if cls is None:
+        raise BanditStateError(f"unknown bandit state kind {state.get('kind')!r}")
+    return cls.from_dict(dict(state))  # type: ignore[no-any-return]
+
+
+@dataclass
+class _Bandit:
+    experiment: Experiment
+    policy: Policy
+    lock: threading.Lock
+    cached: np.ndarray | None = None
+    cached_at: float = 0.0
+    updates_since: int = 0
+
+
+class ExposureLog:
+    """Buffered exposure rows, written by one background thread (or on ``flush``)."""
+
+    def __init__(self, store: Store, flush_seconds: float = 0.2, background: bool = True) -> None:
+        self._store = store
+        self._rows: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.written = 0
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(
+                target=self._run, args=(flush_seconds,), name="clientcore-exposures", daemon=True
+            )
+            self._thread.start()
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._rows.append(row)
+
+    def flush(self) -> int:
+        with self._flush_lock:
+            with self._lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return 0
+            columns = list(zip(*rows, strict=True))
+            table = pa.table(
+                [
+                    pa.array(col, type=f.type)
+                    for col, f in zip(columns, EXPOSURE_SCHEMA, strict=True)
+                ],
+                schema=EXPOSURE_SCHEMA,
+            )
+            self._store.write_table("experiment_exposures", table)
+            self.written += len(rows)
+            return len(rows)
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+
+class ExperimentService:
+    """What ``/v1/decide`` and ``/v1/bandits/{id}/reward`` call; one per server process."""
+
+    def __init__(self, store: Store, *, background: bool = True) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._experiments: dict[str, Experiment] = {}
+        self._bandits: dict[str, _Bandit] = {}
+        self._pending: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        self._holdout = 0.0
+        self._loaded_at = -math.inf
+        self.exposures = ExposureLog(store, background=background)
+
+    # -- configuration ----------------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._loaded_at < REFRESH_SECONDS:
+            return
+        with self._lock:
+            if not force and now - self._loaded_at < REFRESH_SECONDS:
+                return
+            experiments = {e.id: e for e in registry.list_all(self._store)}
+            holdout = registry.holdout_share(self._store)
+            for exp in experiments.values():
+                if exp.kind != "bandit":
+                    continue
+                known = self._bandits.get(exp.id)
+                if known is None:
+                    policy = policy_from_state(exp.state) if exp.state else new_policy(exp)
+                    self._bandits[exp.id] = _Bandit(exp, policy, threading.Lock())
+                else:
+                    known.experiment = exp
+            self._experiments, self._holdout = experiments, holdout
+            self._loaded_at = time.monotonic()
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        self.refresh()
+        found = self._experiments.get(experiment_id)
+        if found is None:
+            self.refresh(force=True)
+            found = self._experiments.get(experiment_id)
+        if found is None:
+            raise UnknownExperimentError(f"no experiment {experiment_id!r}")
+        return found
+
+    # -- decisions --------------------------------------------------------------------
+    def decide(
+        self,
+        experiment_id: str,
+        identifier: str,
+        *,
+        channel: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The variant for whoever ``identifier`` denotes, logged as an exposure when given."""
+        if not identifier or not identifier.strip():
+            raise InvalidInputError("profile: an identifier is required")
+        if channel is not None and channel not in CHANNELS:
+            raise InvalidInputError(f"channel: must be one of {list(CHANNELS)}, got {channel!r}")
+        experiment = self.experiment(experiment_id)
+        unit = resolve_unit(self._store, identifier)
+        when = now or datetime.now(UTC)
+        gate = assign(
+            experiment.id,
+            unit.key,
+            variants=experiment.variants,
+            layer=experiment.layer,
+            bucket_range=experiment.bucket_range,
+            holdout=self._holdout,
+            running=experiment.running,
+        )
+        doc: dict[str, Any] = {
+            "experiment": experiment.id,
+            "profile_id": unit.profile_id,
+            "unit": unit.key,
+            "variant": gate.variant,
+            "probability": gate.probability,
+            "reason": gate.reason,
+        }
+        if gate.variant is None:
+            return doc
+        ctx = dict(context or {})
+        if channel is not None:
+            ctx.setdefault("channel", channel)
+        decision_id = None
+        if experiment.kind == "bandit":
+            decision_id = uuid.uuid4().hex
+            arm, probability, propensities = self._choose(experiment, ctx)
+            doc.update(
+                variant=arm,
+                probability=probability,
+                propensities=propensities,
+                decision_id=decision_id,
+            )
+            with self._lock:
+                self._pending[decision_id] = (experiment.id, arm, ctx)
+        self.exposures.add(
+            (
+                experiment.id,
+                unit.key,
+                identifier,
+                doc["variant"],
+                doc["probability"],
+                channel,
+                decision_id,
+                orjson.dumps(ctx).decode() if ctx else None,
+                when,
+            )
+        )
+        return doc
+
+    def _bandit(self, experiment: Experiment) -> _Bandit:
+        bandit = self._bandits.get(experiment.id)
+        if bandit is None:
+            self.refresh(force=True)
+            bandit = self._bandits[experiment.id]
+        return bandit
+
+    def _choose(
+        self, experiment: Experiment, context: Mapping[str, Any]
+    ) -> tuple[str, float, dict[str, float]]:
+        bandit = self._bandit(experiment)
+        policy = bandit.policy
+        with bandit.lock:
+            if isinstance(policy, LinearThompson):
+                decision = policy.select(context)
+                probs = np.asarray(decision.propensities)
+                arm, probability = decision.arm, decision.propensity
+            else:
+                now = time.monotonic()
+                stale = (
+                    bandit.cached is None
+                    or bandit.updates_since >= PROPENSITY_REFRESH_UPDATES
+                    or now - bandit.cached_at > PROPENSITY_REFRESH_SECONDS
+                )
+                if stale:
+                    bandit.cached = np.asarray(policy.propensities(), dtype=float)
+                    bandit.cached /= bandit.cached.sum()
+                    bandit.cached_at, bandit.updates_since = now, 0
+                probs = bandit.cached
+                assert probs is not None
+                model = policy.model if isinstance(policy, TopTwoThompson) else policy
+                rng = model._rng()
+                index = int(rng.choice(len(probs), p=probs))
+                arm, probability = policy.arms[index], float(probs[index])
+        return arm, probability, {a: float(p) for a, p in zip(policy.arms, probs, strict=True)}
+
+    def reward(self, experiment_id: str, decision_id: str, reward: float) -> dict[str, Any]:
+        """Credit a logged decision; the posterior moves at once and is saved."""
+        if not math.isfinite(reward):
+            raise InvalidInputError(f"reward: must be a finite number, got {reward}")
+        experiment = self.experiment(experiment_id)
+        if experiment.kind != "bandit":
+            raise InvalidInputError(f"experiment: {experiment_id!r} is not a bandit")
+        if experiment.reward == "bernoulli" and not 0.0 <= reward <= 1.0:
+            raise InvalidInputError(
+                f"reward: a bernoulli bandit takes rewards in [0, 1], got {reward}"
+            )
+        with self._lock:
+            pending = self._pending.pop(decision_id, None)
+        if pending is None:
+            self.exposures.flush()
+            rows = self._store.query(
+                "SELECT experiment_id, variant, context FROM experiment_exposures "
+                "WHERE decision_id = ?",
+                [decision_id],
+            )
+            if not rows:
+                raise InvalidInputError(f"decision_id: no decision {decision_id!r}")
+            pending = (rows[0][0], rows[0][1], orjson.loads(rows[0][2]) if rows[0][2] else {})
+        exp_of, arm, context = pending
+        if exp_of != experiment_id:
+            raise InvalidInputError(
+                f"decision_id: decision {decision_id!r} belongs to experiment {exp_of!r}"
+            )
+        bandit = self._bandit(experiment)
+        with bandit.lock:
+            if self._store.query(
+                "SELECT 1 FROM bandit_rewards WHERE decision_id = ?", [decision_id]
+            ):
+                raise DuplicateRewardError(f"decision_id: {decision_id!r} was already rewarded")
+            with self._store.transaction():
+                self._store.execute(
+                    "INSERT INTO bandit_rewards (decision_id, experiment_id, reward, rewarded_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [decision_id, experiment_id, float(reward), datetime.now(UTC)],
+                )
+                policy = bandit.policy
+                if isinstance(policy, LinearThompson):
+                    policy.update(arm, float(reward), context)
+                else:
+                    policy.update(arm, float(reward))
+                registry.save_state(self._store, experiment_id, policy.to_dict())
+            bandit.updates_since += 1
+        return {
+            "experiment": experiment_id,
+            "decision_id": decision_id,
+            "arm": arm,
+            "reward": reward,
+        }
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def policy(self, experiment_id: str) -> Policy:
+        experiment = self.experiment(experiment_id)
+        if experiment.kind != "bandit":
+            raise InvalidInputError(f"experiment: {experiment_id!r} is not a bandit")
+        return self._bandit(experiment).policy
+
+    def bandit_status(self, experiment_id: str) -> dict[str, Any]:
+        experiment = self.experiment(experiment_id)
+        if experiment.kind != "bandit":
+            raise InvalidInputError(f"experiment: {experiment_id!r} is not a bandit")
+        return bandit_summary(self._bandit(experiment).policy)
+
+    def forget(self) -> None:
+        """Drop cached definitions (after a create or stop in this process)."""
+        self._loaded_at = -math.inf
+
+    def close(self) -> None:
+        self.exposures.close()
+
+
+def bandit_summary(policy: Policy) -> dict[str, Any]:
+    """Pulls, mean reward and P(best) per arm; the stopping verdict for top-two."""
+    if isinstance(policy, LinearThompson):
+        # per-context leaders are in the readout; the posterior has no single "best arm"
+        return {"kind": policy.kind, "arms": [{"arm": a} for a in policy.arms]}
+    model = policy.model if isinstance(policy, TopTwoThompson) else policy
+    sums = model.successes if isinstance(model, BernoulliThompson) else model.sums
+    counts = model.counts
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    prob_best = policy.prob_best() if isinstance(policy, TopTwoThompson) else policy.propensities()
+    doc: dict[str, Any] = {
+        "kind": policy.kind,
+        "arms": [
+            {"arm": a, "rewarded": int(n), "mean_reward": float(m), "prob_best": float(p)}
+            for a, n, m, p in zip(model.arms, counts, means, prob_best, strict=True)
+        ],
+        "leader": model.arms[int(np.argmax(prob_best))],
+    }
+    if isinstance(policy, TopTwoThompson):
+        doc["stop"] = policy.stop_status().to_dict()
+    return doc

@@ -1,0 +1,43 @@
+"""The unit an experiment assigns: one per person, the same on every channel.
+
+**Rule (survives identity merges).** The unit of a person is the value of their profile's
+*oldest identifier* — the profile id is the id of that identifier, so this is one point
+lookup. Anything a channel knows (a cookie, a user id, an email, a loyalty card) resolves to
+the same profile, hence the same unit and the same variant.
+
+- An identifier no profile holds yet (a first-time visitor) is its own unit: when its events
+  arrive it becomes the oldest identifier of its new profile, so the unit does not change.
+- When two profiles merge, the merged profile keeps the *older* profile's id, so the older
+  side's assignment stands from then on. Exposures already logged under the younger side are
+  attributed to the merged profile at analysis time; a person exposed to two different
+  variants is reported as *crossed over* and left out of the comparison (their outcome
+  cannot be credited to one variant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clientcore.identity.normalize import candidates
+from clientcore.identity.spec import IdentitySpec, load_spec
+from clientcore.profiles.lookup import find_profile
+from clientcore.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    key: str
+    profile_id: int | None
+
+
+def resolve_unit(store: Store, raw: str, spec: IdentitySpec | None = None) -> Unit:
+    """The unit of whoever ``raw`` identifies (see the module docstring for the rule)."""
+    rules = spec or load_spec()
+    profile_id = find_profile(store, raw, rules.default_region, rules)
+    if profile_id is not None:
+        rows = store.query("SELECT value FROM identifiers WHERE id = ?", [profile_id])
+        if rows:
+            return Unit(str(rows[0][0]), profile_id)
+    spellings = candidates(raw, rules.default_region)
+    text = [value for kind, value in spellings if kind == "text"]
+    return Unit(text[0] if text else raw.strip(), None)
