@@ -97,7 +97,7 @@ def test_definitions_are_checked_field_by_field(store: Store) -> None:
         ),
     ]
     for doc, field in bad:
-        with pytest.raises(InvalidInputError, match=f"^{field}:"):
+        with pytest.raises(InvalidInputError, match=rf"^{field}:"):
             registry.create(store, doc)
     assert registry.list_all(store) == []  # nothing stored half-way
 
@@ -112,7 +112,8 @@ def test_decisions_are_sticky_across_a_persons_identifiers(
         by_cookie = service.decide("hero", f"a-{i}", channel="mobile")
         by_email = service.decide("hero", f"P{i}@Example.com ", channel="email")
         assert by_user["variant"] == by_cookie["variant"] == by_email["variant"]
-        assert by_user["unit"] == by_cookie["unit"] and by_user["profile_id"] is not None
+        assert by_user["unit"] == by_cookie["unit"]
+        assert by_user["profile_id"] is not None
         assert by_user["probability"] == pytest.approx(0.5)
     service.exposures.flush()
     (logged,) = store.query("SELECT COUNT(*) FROM experiment_exposures")[0]
@@ -146,13 +147,15 @@ def test_readout_finds_a_real_effect_from_events(store: Store, service: Experime
     service.exposures.flush()
     doc = analyze(store, registry.get(store, "promo"))
     assert doc["status"] == "ok"
-    assert sum(doc["units"].values()) == n and doc["crossed_over"] == 0
+    assert sum(doc["units"].values()) == n
+    assert doc["crossed_over"] == 0
     means = doc["means"]["conversion"]
     assert means["control"] == pytest.approx(0.3, abs=0.07)
     assert means["treatment"] == pytest.approx(0.6, abs=0.07)
     assert means["treatment"] * 50 == pytest.approx(doc["means"]["revenue"]["treatment"])
     conversion = next(c for c in doc["readout"]["comparisons"] if c["metric"] == "conversion")
-    assert conversion["significant"] and conversion["adjusted_p_value"] < 1e-6
+    assert conversion["significant"]
+    assert conversion["adjusted_p_value"] < 1e-6
     assert doc["verdict"].startswith("treatment beats control on conversion")
     assert doc["bayesian"][0]["chance_to_beat_control"] > 0.99
 
@@ -171,7 +174,8 @@ def test_a_sample_ratio_mismatch_blocks_the_readout(store: Store) -> None:
     doc = analyze(store, registry.get(store, "srm"))
     assert doc["status"] == "blocked"
     assert "ratio" in doc["message"].lower() or "srm" in doc["message"].lower()
-    assert "readout" in doc and not doc["readout"]["comparisons"]
+    assert "readout" in doc
+    assert not doc["readout"]["comparisons"]
 
 
 def test_exposures_tracked_as_events_are_read_too(store: Store) -> None:
@@ -252,11 +256,11 @@ def test_bandit_decisions_carry_propensities_and_rewards_move_the_posterior(
         assert doc["probability"] == pytest.approx(doc["propensities"][doc["variant"]])
         won = _u(f"reward-{i}") < truth[doc["variant"]]
         service.reward("offer", doc["decision_id"], 1.0 if won else 0.0)
-    with pytest.raises(DuplicateRewardError, match="^decision_id"):
+    with pytest.raises(DuplicateRewardError, match=r"^decision_id"):
         service.reward("offer", doc["decision_id"], 1.0)
-    with pytest.raises(InvalidInputError, match="^reward"):
+    with pytest.raises(InvalidInputError, match=r"^reward"):
         service.reward("offer", doc["decision_id"], 3.0)
-    with pytest.raises(InvalidInputError, match="^decision_id"):
+    with pytest.raises(InvalidInputError, match=r"^decision_id"):
         service.reward("offer", "no-such-decision", 1.0)
     service.exposures.flush()
     experiment = registry.get(store, "offer")
@@ -286,7 +290,7 @@ def test_stopped_experiments_assign_nobody_and_free_their_traffic(
     store: Store, service: ExperimentService
 ) -> None:
     registry.create(store, {"id": "first", "variants": ["a", "b"], "traffic": 0.8})
-    with pytest.raises(InvalidInputError, match="^traffic"):
+    with pytest.raises(InvalidInputError, match=r"^traffic"):
         registry.create(store, {"id": "second", "variants": ["a", "b"], "traffic": 0.5})
     registry.stop(store, "first", "done")
     service.forget()

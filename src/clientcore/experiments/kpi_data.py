@@ -92,17 +92,17 @@ def kpi_series(store: Store, kpi: Kpi, start: datetime, end: datetime) -> KpiSer
     if end <= start:
         raise InvalidInputError("days: the period is empty")
     backend = store.backend
-    head = f"WITH {_orders_sql(backend)},\n"
+    head = f"WITH {_orders_sql(backend)}\n"
     queries = {
         "channel": f"{head}SELECT day, channel, SUM({kpi}) FROM orders GROUP BY day, channel",
         "store": f"{head}SELECT day, store, SUM({kpi}) FROM orders GROUP BY day, store",
         "category": (
-            f"{head}{_lines_sql(backend)}\nSELECT o.day, coalesce(s.category, 'unknown'), "
+            f"{head},{_lines_sql(backend)}\nSELECT o.day, coalesce(s.category, 'unknown'), "
             f"SUM(o.{kpi} * coalesce(s.share, 1.0)) FROM orders o "
             "LEFT JOIN shares s ON s.seq = o.seq GROUP BY o.day, coalesce(s.category, 'unknown')"
         ),
         "segment": (
-            f"{head}{_segment_sql()}\nSELECT o.day, CASE WHEN ep.profile_id IS NULL THEN "
+            f"{head},{_segment_sql()}\nSELECT o.day, CASE WHEN ep.profile_id IS NULL THEN "
             "'unidentified' WHEN f.first_seq = o.seq THEN 'new' ELSE 'returning' END AS seg, "
             f"SUM(o.{kpi}) FROM orders o LEFT JOIN event_profile ep ON ep.seq = o.seq "
             "LEFT JOIN first_orders f ON f.profile_id = ep.profile_id GROUP BY 1, 2"
@@ -143,6 +143,8 @@ def kpi_alerts(
 
     The first ``7 * weeks`` days only build the baseline; alerts come after them.
     """
+    if kpi not in ("revenue", "orders"):
+        raise InvalidInputError(f"kpi: must be revenue or orders, got {kpi!r}")
     unknown = sorted(set(dimensions) - set(DIMENSIONS))
     if unknown:
         raise InvalidInputError(f"dimension: unknown {unknown[0]!r}; known: {list(DIMENSIONS)}")
