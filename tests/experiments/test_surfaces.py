@@ -105,9 +105,18 @@ def test_bandit_reward_route(client: TestClient) -> None:
     unknown = client.post(route, json={"decision_id": "nope", "reward": 1}, auth=write)
     assert unknown.status_code == 422
     assert unknown.json()["error"]["field"] == "decision_id"
+    more = [
+        client.get("/v1/decide", params={"experiment": "subject", "profile": f"y{i}"}, auth=write)
+        for i in range(3)
+    ]
+    ids = [m.json()["decision_id"] for m in more]
+    batch = {"rewards": [{"decision_id": i, "reward": 0} for i in ids]}
+    spoiled = {"rewards": [*batch["rewards"], {"decision_id": ids[0], "reward": 1}]}
+    assert client.post("/v1/bandits/subject/rewards", json=spoiled, auth=write).status_code == 409
+    assert client.post("/v1/bandits/subject/rewards", json=batch, auth=write).status_code == 200
     readout = client.get("/v1/experiments/subject/analysis", headers=AS_ADMIN).json()
-    assert readout["decisions"] == 1
-    assert readout["arms"][doc["variant"]]["rewarded"] == 1
+    assert readout["decisions"] == 4
+    assert sum(arm["rewarded"] for arm in readout["arms"].values()) == 4  # the spoiled batch: none
 
 
 # -- KPI alerts ---------------------------------------------------------------------------

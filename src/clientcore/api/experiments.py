@@ -134,6 +134,27 @@ def reward(experiment_id: str, body: Reward, rt: Writer) -> Any:
         raise _bad(error) from None
 
 
+class Rewards(BaseModel):
+    rewards: list[Reward] = Field(min_length=1, max_length=10_000)
+
+
+@router.post(
+    "/v1/bandits/{experiment_id}/rewards",
+    summary="Credit many bandit decisions at once, all or none",
+    openapi_extra={"security": [{"writeKey": []}]},
+)
+def rewards(experiment_id: str, body: Rewards, rt: Writer) -> Any:
+    items = [(r.decision_id, r.reward) for r in body.rewards]
+    try:
+        return {"rewarded": rt.experiments.reward_many(experiment_id, items)}
+    except UnknownExperimentError as error:
+        raise _missing(error) from None
+    except DuplicateRewardError as error:
+        raise ApiError(409, "conflict", str(error), "decision_id") from None
+    except ExperimentsError as error:
+        raise _bad(error) from None
+
+
 @router.post(
     "/v1/experiments",
     status_code=201,

@@ -66,6 +66,9 @@ def run_tour(db_url: str, customers: int, seed: int, data_dir: Path) -> None:
         from clientcore.value.tour import value_chapter
 
         value_chapter(store, data_dir, console)
+        from clientcore.experiments.tour import experiments_chapter
+
+        experiments_chapter(store, data_dir, console)
 
 
 _BEST_CUSTOMER_SQL = """

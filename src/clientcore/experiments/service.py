@@ -14,7 +14,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -308,58 +308,107 @@ class ExperimentService:
         return arm, probability, {a: float(p) for a, p in zip(policy.arms, probs, strict=True)}
 
     def reward(self, experiment_id: str, decision_id: str, reward: float) -> dict[str, Any]:
-        """Credit a logged decision; the posterior moves at once and is saved."""
-        if not math.isfinite(reward):
-            raise InvalidInputError(f"reward: must be a finite number, got {reward}")
+        """Credit one logged decision; the posterior moves at once and is saved."""
+        return self.reward_many(experiment_id, [(decision_id, reward)])[0]
+
+    def reward_many(
+        self, experiment_id: str, rewards: Sequence[tuple[str, float]]
+    ) -> list[dict[str, Any]]:
+        """Credit several decisions in one transaction (feedback often arrives in batches).
+
+        Everything is checked first; one bad item stores nothing of the batch.
+        """
         experiment = self.experiment(experiment_id)
         if experiment.kind != "bandit":
             raise InvalidInputError(f"experiment: {experiment_id!r} is not a bandit")
-        if experiment.reward == "bernoulli" and not 0.0 <= reward <= 1.0:
-            raise InvalidInputError(
-                f"reward: a bernoulli bandit takes rewards in [0, 1], got {reward}"
-            )
-        with self._lock:
-            pending = self._pending.pop(decision_id, None)
-        if pending is None:
-            self.exposures.flush()
-            rows = self._store.query(
-                "SELECT experiment_id, variant, context FROM experiment_exposures "
-                "WHERE decision_id = ?",
-                [decision_id],
-            )
-            if not rows:
-                raise InvalidInputError(f"decision_id: no decision {decision_id!r}")
-            pending = (rows[0][0], rows[0][1], orjson.loads(rows[0][2]) if rows[0][2] else {})
-        exp_of, arm, context = pending
-        if exp_of != experiment_id:
-            raise InvalidInputError(
-                f"decision_id: decision {decision_id!r} belongs to experiment {exp_of!r}"
-            )
-        bandit = self._bandit(experiment)
-        with bandit.lock:
-            if self._store.query(
-                "SELECT 1 FROM bandit_rewards WHERE decision_id = ?", [decision_id]
-            ):
-                raise DuplicateRewardError(f"decision_id: {decision_id!r} was already rewarded")
-            with self._store.transaction():
-                self._store.execute(
-                    "INSERT INTO bandit_rewards (decision_id, experiment_id, reward, rewarded_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    [decision_id, experiment_id, float(reward), datetime.now(UTC)],
+        ids = [decision_id for decision_id, _ in rewards]
+        if len(set(ids)) != len(ids):
+            raise DuplicateRewardError("decision_id: the same decision twice in one batch")
+        for _, value in rewards:
+            if not math.isfinite(value):
+                raise InvalidInputError(f"reward: must be a finite number, got {value}")
+            if experiment.reward == "bernoulli" and not 0.0 <= value <= 1.0:
+                raise InvalidInputError(
+                    f"reward: a bernoulli bandit takes rewards in [0, 1], got {value}"
                 )
-                policy = bandit.policy
-                if isinstance(policy, LinearThompson):
-                    policy.update(arm, float(reward), context)
-                else:
-                    policy.update(arm, float(reward))
-                registry.save_state(self._store, experiment_id, policy.to_dict())
-            bandit.updates_since += 1
-        return {
-            "experiment": experiment_id,
-            "decision_id": decision_id,
-            "arm": arm,
-            "reward": reward,
-        }
+        decisions = self._decisions(ids)
+        for decision_id in ids:
+            found = decisions.get(decision_id)
+            if found is None:
+                raise InvalidInputError(f"decision_id: no decision {decision_id!r}")
+            if found[0] != experiment_id:
+                raise InvalidInputError(
+                    f"decision_id: decision {decision_id!r} belongs to experiment {found[0]!r}"
+                )
+        bandit = self._bandit(experiment)
+        now = datetime.now(UTC)
+        with bandit.lock:
+            marks = ", ".join("?" for _ in ids)
+            done = self._store.query(
+                f"SELECT decision_id FROM bandit_rewards WHERE decision_id IN ({marks})", ids
+            )
+            if done:
+                raise DuplicateRewardError(f"decision_id: {done[0][0]!r} was already rewarded")
+            policy = bandit.policy
+            before = policy.to_dict()
+            try:
+                with self._store.transaction():
+                    self._store.write_table(
+                        "bandit_rewards",
+                        pa.table(
+                            {
+                                "decision_id": pa.array(ids, pa.string()),
+                                "experiment_id": pa.array([experiment_id] * len(ids), pa.string()),
+                                "reward": pa.array([float(v) for _, v in rewards], pa.float64()),
+                                "rewarded_at": pa.array(
+                                    [now] * len(ids), pa.timestamp("us", tz="UTC")
+                                ),
+                            }
+                        ),
+                    )
+                    for decision_id, value in rewards:
+                        _, arm, context = decisions[decision_id]
+                        if isinstance(policy, LinearThompson):
+                            policy.update(arm, float(value), context)
+                        else:
+                            policy.update(arm, float(value))
+                    registry.save_state(self._store, experiment_id, policy.to_dict())
+            except BaseException:
+                bandit.policy = policy_from_state(before)  # memory follows the rolled-back store
+                raise
+            bandit.updates_since += len(ids)
+        with self._lock:
+            for decision_id in ids:
+                self._pending.pop(decision_id, None)
+        return [
+            {
+                "experiment": experiment_id,
+                "decision_id": decision_id,
+                "arm": decisions[decision_id][1],
+                "reward": value,
+            }
+            for decision_id, value in rewards
+        ]
+
+    def _decisions(self, ids: Sequence[str]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """(experiment, arm, context) of each decision: from memory, else from the log."""
+        with self._lock:
+            found = {i: self._pending[i] for i in ids if i in self._pending}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            self.exposures.flush()
+            marks = ", ".join("?" for _ in missing)
+            for decision_id, exp_of, arm, context in self._store.query(
+                "SELECT decision_id, experiment_id, variant, context FROM experiment_exposures "
+                f"WHERE decision_id IN ({marks})",
+                missing,
+            ):
+                found[str(decision_id)] = (
+                    str(exp_of),
+                    str(arm),
+                    orjson.loads(context) if context else {},
+                )
+        return found
 
     @property
     def store(self) -> Store:
