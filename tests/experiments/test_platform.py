@@ -20,8 +20,9 @@ from clientcore.experiments import registry
 from clientcore.experiments.analysis import analyze, analyze_bandit
 from clientcore.experiments.errors import InvalidInputError
 from clientcore.experiments.service import DuplicateRewardError, ExperimentService
+from clientcore.experiments.units import resolve_in_graph, resolve_unit
 from clientcore.identity.spec import load_spec
-from clientcore.identity.sync import stitch
+from clientcore.identity.sync import IdentityService, stitch
 from clientcore.store import Store
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
@@ -236,6 +237,7 @@ def test_after_a_merge_the_older_profile_decides_and_crossovers_are_left_out(
             for anon in (older, younger)
         ],
     )
+    service.forget()  # a server sees the merge within UNIT_CACHE_SECONDS
     after_young = service.decide("merge", younger)
     assert after_young["variant"] == before  # the older side's assignment stands
     service.exposures.flush()
@@ -298,3 +300,22 @@ def test_stopped_experiments_assign_nobody_and_free_their_traffic(
     registry.create(store, {"id": "second", "variants": ["a", "b"], "traffic": 0.5})
     with pytest.raises(InvalidInputError, match="already stopped"):
         registry.stop(store, "first")
+
+
+def test_the_servers_in_memory_resolution_matches_the_stores(store: Store) -> None:
+    events = _people(30)
+    events.append(  # a till e-mail typed for two people: quarantined, it names nobody
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "anonymousId": "till-1",
+            "timestamp": _iso(START),
+            "context": {"channel": "store", "traits": {"email": "p1@example.com"}},
+        }
+    )
+    _load(store, events)
+    graph = IdentityService(store, load_spec())
+    asked = [f"u-{i}" for i in range(30)] + [f"a-{i}" for i in range(30)]
+    asked += [f" P{i}@EXAMPLE.com" for i in range(30)] + ["never-seen", "till-1", "u-999"]
+    for raw in asked:
+        assert resolve_in_graph(graph, raw) == resolve_unit(store, raw), raw

@@ -4,6 +4,9 @@
   send tools, so they take the source's write key (a read key works for ``decide`` too).
 - Creating and stopping experiments and the global holdout need the admin token (the CLI
   uses it when the server owns the database); listing and readouts accept a read key too.
+
+The auth dependencies are coroutines: a key check is a cache hit almost always, and a sync
+dependency would cost each decision one more trip through the thread pool.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _is_admin(request: Request, rt: Runtime) -> bool:
     return bool(token) and secrets.compare_digest(token or "", rt.admin_token)
 
 
-def channel_caller(request: Request) -> Runtime:
+async def channel_caller(request: Request) -> Runtime:
     """A write key (the channel that shows the variant) or a read key."""
     rt = _runtime(request)
     if _is_admin(request, rt):
@@ -51,14 +54,14 @@ def channel_caller(request: Request) -> Runtime:
     return rt
 
 
-def writer_caller(request: Request) -> Runtime:
+async def writer_caller(request: Request) -> Runtime:
     rt = _runtime(request)
     if not _is_admin(request, rt):
         rt.key(basic_user(request), "write")
     return rt
 
 
-def reader_caller(request: Request) -> Runtime:
+async def reader_caller(request: Request) -> Runtime:
     """A read key, or the admin token."""
     rt = _runtime(request)
     if not _is_admin(request, rt):
@@ -66,7 +69,7 @@ def reader_caller(request: Request) -> Runtime:
     return rt
 
 
-def admin_caller(request: Request) -> Runtime:
+async def admin_caller(request: Request) -> Runtime:
     rt = _runtime(request)
     if not _is_admin(request, rt):
         raise ApiError(401, "unauthorized", "the admin token is missing or wrong")

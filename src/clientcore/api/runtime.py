@@ -13,6 +13,7 @@ from clientcore.collect.writer import GroupCommitWriter
 from clientcore.experiments.service import ExperimentService
 from clientcore.identity.follower import IdentityFollower
 from clientcore.identity.spec import load_spec
+from clientcore.identity.sync import IdentityService
 from clientcore.store import Store, open_store
 
 KEY_CACHE_SECONDS = 5.0  # a key revoked elsewhere stops working within this time
@@ -54,8 +55,13 @@ class Runtime:
         if self._experiments is None:
             with self._experiments_lock:
                 if self._experiments is None:
-                    self._experiments = ExperimentService(self.store.reader())
+                    self._experiments = ExperimentService(
+                        self.store.reader(), identity=self._identity_graph
+                    )
         return self._experiments
+
+    def _identity_graph(self) -> IdentityService | None:
+        return self.identity.service if self.identity is not None else None
 
     def key(self, key: str | None, scope: str) -> KeyInfo:
         """Authenticate with a short cache: keys are checked on every request."""

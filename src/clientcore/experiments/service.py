@@ -14,7 +14,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,12 +30,15 @@ from clientcore.experiments.bandits import BernoulliThompson, GaussianThompson, 
 from clientcore.experiments.contextual import ContextEncoder, LinearThompson
 from clientcore.experiments.errors import BanditStateError, InvalidInputError
 from clientcore.experiments.registry import Experiment, UnknownExperimentError
-from clientcore.experiments.units import resolve_unit
+from clientcore.experiments.units import Unit, resolve_in_graph, resolve_unit
+from clientcore.identity.sync import IdentityService
 from clientcore.store import Store
 
 REFRESH_SECONDS = 2.0
 PROPENSITY_REFRESH_UPDATES = 10
 PROPENSITY_REFRESH_SECONDS = 1.0
+UNIT_CACHE_SECONDS = 2.0  # an identity merge reaches decisions within this time
+UNIT_CACHE_SIZE = 100_000
 
 Policy = BernoulliThompson | GaussianThompson | TopTwoThompson | LinearThompson
 
@@ -162,8 +165,19 @@ class ExposureLog:
 class ExperimentService:
     """What ``/v1/decide`` and ``/v1/bandits/{id}/reward`` call; one per server process."""
 
-    def __init__(self, store: Store, *, background: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        background: bool = True,
+        identity: Callable[[], IdentityService | None] | None = None,
+    ) -> None:
+        """``identity`` gives the server's live identity graph, when it stitches as events
+        arrive: decisions then resolve people in memory instead of in the store."""
         self._store = store
+        self._identity = identity
+        self._local = threading.local()
+        self._units: dict[str, tuple[Unit, float]] = {}
         self._lock = threading.Lock()
         self._experiments: dict[str, Experiment] = {}
         self._bandits: dict[str, _Bandit] = {}
@@ -220,7 +234,7 @@ class ExperimentService:
         if channel is not None and channel not in CHANNELS:
             raise InvalidInputError(f"channel: must be one of {list(CHANNELS)}, got {channel!r}")
         experiment = self.experiment(experiment_id)
-        unit = resolve_unit(self._store, identifier)
+        unit = self._unit(identifier)
         when = now or datetime.now(UTC)
         gate = assign(
             experiment.id,
@@ -270,6 +284,31 @@ class ExperimentService:
             )
         )
         return doc
+
+    def _unit(self, identifier: str) -> Unit:
+        """Resolved on this thread's own cursor (DuckDB runs them side by side), and kept for
+        UNIT_CACHE_SECONDS: a visitor's page views ask again and again within seconds."""
+        now = time.monotonic()
+        cached = self._units.get(identifier)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        graph = self._identity() if self._identity is not None else None
+        if graph is not None:
+            unit = resolve_in_graph(graph, identifier)
+        else:
+            unit = resolve_unit(self._reader(), identifier)
+        if len(self._units) >= UNIT_CACHE_SIZE:
+            self._units.clear()
+        self._units[identifier] = (unit, now + UNIT_CACHE_SECONDS)
+        return unit
+
+    def _reader(self) -> Store:
+        if self._store.backend != "duckdb":
+            return self._store
+        reader: Store | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = self._local.reader = self._store.reader()
+        return reader
 
     def _bandit(self, experiment: Experiment) -> _Bandit:
         bandit = self._bandits.get(experiment.id)
@@ -427,8 +466,9 @@ class ExperimentService:
         return bandit_summary(self._bandit(experiment).policy)
 
     def forget(self) -> None:
-        """Drop cached definitions (after a create or stop in this process)."""
+        """Drop cached definitions and units (after a create, a stop or a merge here)."""
         self._loaded_at = -math.inf
+        self._units = {}
 
     def close(self) -> None:
         self.exposures.close()

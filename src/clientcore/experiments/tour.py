@@ -79,9 +79,9 @@ def _true_lift(path: Path) -> float | None:
 def bandit_chapter(store: Store, console: Console) -> dict[str, Any]:
     """Thompson sampling over four offers, rewards drawn from OFFER_TRUTH (seeded)."""
     try:
-        experiment = registry.get(store, BANDIT_ID)
+        registry.get(store, BANDIT_ID)
     except UnknownExperimentError:
-        experiment = registry.create(
+        registry.create(
             store,
             {
                 "id": BANDIT_ID,
@@ -124,9 +124,9 @@ def bandit_chapter(store: Store, console: Console) -> dict[str, Any]:
     print_readout(doc)
     best = max(OFFER_TRUTH, key=OFFER_TRUTH.__getitem__)
     uniform = float(np.mean(list(OFFER_TRUTH.values())))
-    earned = sum(
-        (a["mean_reward"] or 0.0) * a["rewarded"] for a in doc["arms"].values()
-    ) / max(doc["decisions"], 1)
+    earned = sum((a["mean_reward"] or 0.0) * a["rewarded"] for a in doc["arms"].values()) / max(
+        doc["decisions"], 1
+    )
     console.print(
         f"truth: the best offer is {best} ({OFFER_TRUTH[best]:.1%}); the bandit earned "
         f"{earned:.2%} per e-mail vs {uniform:.2%} for an even split"

@@ -1,0 +1,179 @@
+"""`GET /v1/decide` latency at a fixed request rate, against `GET /health` in the same run.
+
+Builds an embedded store of N profiles (default 1,000,000; two identifiers each, as in
+bench_profile_lookup.py), stitches it, starts `clientcore serve` on it (which keeps the
+identity graph in memory, so a decision resolves the person without a store query), creates
+an A/B experiment and a Thompson-sampling bandit, then sends requests *open loop* at RATE per second (default 500) for
+SECONDS each: every request has a scheduled send time and its latency is measured from that
+time, so a stalled server cannot hide queueing (no coordinated omission). Identifiers are random
+(a user id or an email in odd case), so each decision does the identity lookup for real.
+
+The anchor is `/health` at the same rate in the same run (the HTTP stack's own floor on this
+machine); the figure to reach is p99 <= 10 ms at 500 requests/s.
+
+    python benchmarks/bench_decide.py [--profiles 1000000] [--rate 500] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from _common import emit, machine
+from bench_profile_lookup import build
+from clientcore.identity.spec import load_spec
+from clientcore.identity.sync import stitch
+from clientcore.store import open_store
+
+ADMIN = "bench-admin-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(db: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": ADMIN}
+    command = [sys.executable, "-m", "clientcore.cli", "serve", "--db", db, "--port", str(port)]
+    server = subprocess.Popen(command, env=env)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                time.sleep(2.0)  # let start-up work (loading the identity graph) settle
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the server did not become ready")
+
+
+async def _load(
+    base: str, paths: list[str], rate: float, auth: tuple[str, str] | None
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    latencies = np.full(len(paths), np.nan)
+    errors = 0
+    timeout = httpx.Timeout(30.0, pool=None)
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, auth=auth, timeout=timeout
+    ) as client:
+        for path in paths[:50]:  # warm-up: connections, caches
+            await client.get(path)
+        start = time.perf_counter() + 0.05
+
+        async def one(k: int, path: str) -> None:
+            nonlocal errors
+            scheduled = start + k / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                response = await client.get(path)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies[k] = time.perf_counter() - scheduled
+            if not ok:
+                errors += 1
+
+        await asyncio.gather(*(one(k, p) for k, p in enumerate(paths)))
+        elapsed = time.perf_counter() - start
+    ms = latencies * 1000
+    return {
+        "requests": len(paths),
+        "achieved_rate": round(len(paths) / elapsed, 1),
+        "errors": errors,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p90_ms": round(float(np.percentile(ms, 90)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(np.max(ms)), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "decide.duckdb")
+        build(db, args.profiles, 2)
+        store = open_store(db)
+        stitch(store, load_spec())  # the server then keeps the identity graph in memory
+        store.close()
+        build_seconds = time.perf_counter() - started
+        port = _free_port()
+        server = _serve(db, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            admin = {"Authorization": f"Bearer {ADMIN}"}
+            key = httpx.post(
+                f"{base}/v1/admin/keys", json={"name": "web", "scope": "write"}, headers=admin
+            ).json()["key"]
+            for body in (
+                {"id": "hero", "variants": ["control", "a", "b"], "traffic": 1.0},
+                {"id": "offer", "kind": "bandit", "variants": ["x", "y", "z"], "layer": "email"},
+            ):
+                httpx.post(f"{base}/v1/experiments", json=body, headers=admin).raise_for_status()
+            rng = random.Random(7)
+            n = int(args.rate * args.seconds)
+
+            def who() -> str:
+                p = rng.randrange(args.profiles)
+                return f"u{p}" if rng.random() < 0.5 else f"User{p}@Example.com"
+
+            runs = {
+                "health": (["/health"] * n, None),
+                "decide_ab": (
+                    [f"/v1/decide?experiment=hero&profile={who()}&channel=web" for _ in range(n)],
+                    (key, ""),
+                ),
+                "decide_bandit": (
+                    [
+                        f"/v1/decide?experiment=offer&profile={who()}&channel=email"
+                        for _ in range(n)
+                    ],
+                    (key, ""),
+                ),
+            }
+            results = {}
+            for name, (paths, auth) in runs.items():
+                results[name] = asyncio.run(_load(base, paths, args.rate, auth))
+                print(name, results[name], file=sys.stderr)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    emit(
+        {
+            "benchmark": "decide_latency",
+            "profiles": args.profiles,
+            "rate_per_second": args.rate,
+            "seconds_per_run": args.seconds,
+            "store_build_seconds": round(build_seconds, 1),
+            "results": results,
+            "p99_vs_health": round(results["decide_ab"]["p99_ms"] / results["health"]["p99_ms"], 2),
+            "target": "decide p99 <= 10 ms at 500 requests/s",
+            "machine": machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
