@@ -3,8 +3,8 @@
 Builds an embedded store of N profiles (default 1,000,000; two identifiers each, as in
 bench_profile_lookup.py), stitches it, starts `clientcore serve` on it (which keeps the
 identity graph in memory, so a decision resolves the person without a store query), creates
-an A/B experiment and a Thompson-sampling bandit, then sends requests *open loop* at RATE per second (default 500) for
-SECONDS each: every request has a scheduled send time and its latency is measured from that
+an A/B experiment and a Thompson-sampling bandit, then sends requests *open loop* at RATE per
+second (default 500) for SECONDS each: every request has a scheduled send time and its latency is measured from that
 time, so a stalled server cannot hide queueing (no coordinated omission). Identifiers are random
 (a user id or an email in odd case), so each decision does the identity lookup for real.
 
