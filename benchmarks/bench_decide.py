@@ -4,9 +4,10 @@ Builds an embedded store of N profiles (default 1,000,000; two identifiers each,
 bench_profile_lookup.py), stitches it, starts `clientcore serve` on it (which keeps the
 identity graph in memory, so a decision resolves the person without a store query), creates
 an A/B experiment and a Thompson-sampling bandit, then sends requests *open loop* at RATE per
-second (default 500) for SECONDS each: every request has a scheduled send time and its latency is measured from that
-time, so a stalled server cannot hide queueing (no coordinated omission). Identifiers are random
-(a user id or an email in odd case), so each decision does the identity lookup for real.
+second (default 500) for SECONDS each: every request has a scheduled send time and its latency
+is measured from that time, so a stalled server cannot hide queueing (no coordinated
+omission). Identifiers are random (a user id or an email in odd case), so each decision
+resolves a person for real.
 
 The anchor is `/health` at the same rate in the same run (the HTTP stack's own floor on this
 machine); the figure to reach is p99 <= 10 ms at 500 requests/s.
