@@ -21,6 +21,7 @@ SCRIPTS = [
     ["bench_experiments_sequential.py"],
     ["bench_experiments_bandits.py"],
     ["bench_experiments_ope.py"],
+    ["bench_decide.py", "--seconds", "20"],
 ]
 
 
