@@ -1,0 +1,78 @@
+"""The store seam on both backends: the same interactions, product facts and live visit from
+DuckDB and PostgreSQL (the SQL differs in its JSON fragments only)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import numpy as np
+
+from clientcore.collect.ingest import commit, prepare
+from clientcore.identity.spec import load_spec
+from clientcore.identity.sync import stitch
+from clientcore.personalize.catalog import build_catalog
+from clientcore.personalize.data import event_products, read_interactions
+from clientcore.personalize.live import read_context
+from clientcore.personalize.model import Recommender
+from clientcore.store import Store
+from tests.personalize.conftest import Retailer
+
+EVENTS = 4000  # the first lines of the retailer's log: enough of every product event
+
+
+def _fill(store: Store, retailer: Retailer) -> None:
+    with (retailer.data / "events.ndjson").open("rb") as handle:
+        raws: list[bytes | None] = [line for line in itertools.islice(handle, EVENTS)]
+    commit(store, [prepare(raws, "demo", "test", trust_payload_received_at=True)])
+    stitch(store, load_spec(), None)
+
+
+def _signature(store: Store) -> tuple:  # type: ignore[type-arg]
+    products = event_products(store)
+    catalog = build_catalog({}, products)
+    data = read_interactions(store, catalog)
+    order = np.lexsort((data.item, data.seq))
+    rows = sorted(
+        zip(
+            data.seq[order].tolist(),
+            data.kind[order].tolist(),
+            data.channel[order].tolist(),
+            data.qty[order].tolist(),
+            catalog.product_id[data.item[order]].tolist(),
+            data.anon_ids[data.anon[order]].tolist(),
+            np.round(data.t[order], 3).tolist(),
+            strict=True,
+        )
+    )
+    facts = sorted((k, v.category, v.brand, v.price) for k, v in products.items())
+    return rows, facts, len(data.known_profiles)
+
+
+def test_both_backends_read_the_same(store: Store, retailer: Retailer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from clientcore.store import open_store
+
+    _fill(store, retailer)
+    reference = open_store(str(tmp_path / "reference.duckdb"))
+    try:
+        _fill(reference, retailer)
+        assert _signature(store) == _signature(reference)
+    finally:
+        reference.close()
+
+
+def test_live_visit_on_each_backend(store: Store, retailer: Retailer) -> None:
+    _fill(store, retailer)
+    model = Recommender.load(retailer.models)
+    anon, last = store.query(
+        "SELECT anonymous_id, max(timestamp) FROM events WHERE event = 'Product Viewed' "
+        "GROUP BY anonymous_id ORDER BY count(*) DESC, anonymous_id LIMIT 1"
+    )[0]
+    now = last.astimezone(UTC).timestamp() + 60
+    live = read_context(store, model, None, str(anon), now, None)
+    assert live.session_events >= 1
+    assert live.context.session.sum() == live.session_events
+    assert live.profile_id is not None  # stitched: the visitor's profile comes along
+    later = read_context(store, model, None, str(anon), now + 3 * 3600, None)
+    assert later.session_events == 0  # the visit closed after 30 minutes without events
+    assert isinstance(datetime.fromtimestamp(now, UTC), datetime)
