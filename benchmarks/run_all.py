@@ -22,6 +22,9 @@ SCRIPTS = [
     ["bench_experiments_bandits.py"],
     ["bench_experiments_ope.py"],
     ["bench_decide.py", "--seconds", "20"],
+    ["bench_recs_quality.py"],
+    ["bench_recs_foldin.py"],
+    ["bench_reconcile_febrl.py"],
 ]
 
 

@@ -39,6 +39,8 @@ _OPTIONAL_GROUPS = (
     ("clientcore.value.cli", "value_app", "value"),
     ("clientcore.experiments.cli", "experiments_app", "experiments"),
     ("clientcore.experiments.cli", "kpi_app", "kpi"),
+    ("clientcore.reconcile.cli", "reconcile_app", "reconcile"),
+    ("clientcore.personalize.cli", "recommend_app", "recommend"),
 )
 for module_name, attribute, command in _OPTIONAL_GROUPS:
     try:

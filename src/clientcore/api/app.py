@@ -9,9 +9,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from clientcore import __version__
-from clientcore.api import admin, collect, errors, experiments, identity, profiles, value
+from clientcore.api import (
+    admin,
+    collect,
+    errors,
+    experiments,
+    identity,
+    profiles,
+    reconcile,
+    value,
+)
 from clientcore.api.responses import ORJSONResponse
 from clientcore.api.runtime import Runtime
+from clientcore.personalize import routes as recommendations
 from clientcore.store import StoreError
 
 
@@ -38,9 +48,11 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(identity.router)
     app.include_router(experiments.router)
+    app.include_router(reconcile.router)
     # Before profiles: its {identifier:path} route would otherwise catch …/value.
     app.include_router(value.router)
     app.include_router(profiles.router)
+    app.include_router(recommendations.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers")
     def health() -> dict[str, str]:

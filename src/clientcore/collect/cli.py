@@ -21,6 +21,7 @@ from clientcore.clisupport import (
 from clientcore.collect import CollectError, log
 from clientcore.collect import keys as key_book
 from clientcore.collect.importer import import_events
+from clientcore.reconcile.cli import import_customers_command
 
 keys_app = typer.Typer(help="Write keys (one per source) and read keys.", no_args_is_help=True)
 import_app = typer.Typer(help="Import events or customer records from files.", no_args_is_help=True)
@@ -93,6 +94,9 @@ def keys_revoke(
         print_json(result)
     else:
         console.print(f"revoked key {result['id']} ({result['name']})")
+
+
+import_app.command("customers")(import_customers_command)
 
 
 @import_app.command("events")

@@ -69,6 +69,12 @@ def run_tour(db_url: str, customers: int, seed: int, data_dir: Path) -> None:
         from clientcore.experiments.tour import experiments_chapter
 
         experiments_chapter(store, data_dir, console)
+        from clientcore.reconcile.tour import reconcile_chapter
+
+        reconcile_chapter(store, data_dir, console)
+        from clientcore.personalize.tour import recommendations_chapter
+
+        recommendations_chapter(store, data_dir, console, chapter=9)
 
 
 _BEST_CUSTOMER_SQL = """

@@ -24,6 +24,7 @@ from clientcore.profiles.lookup import find_profile
 from clientcore.profiles.summary import Summary, summarize
 from clientcore.profiles.timeline import TimelineItem, item, newest_first, page
 from clientcore.profiles.traits import Trait, observations, own_identifiers_only, survive
+from clientcore.reconcile.people import linked_records
 from clientcore.store import Store
 
 __all__ = [
@@ -64,6 +65,8 @@ class ProfileView:
     summary: Summary
     timeline: tuple[TimelineItem, ...]
     next_before: datetime | None = None
+    # CRM records reconciled into this person, with their match probability (reconcile/).
+    records: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document the API and `clientcore profile --json` return."""
@@ -74,6 +77,7 @@ class ProfileView:
             "summary": self.summary.to_dict(),
             "timeline": [event.to_dict() for event in self.timeline],
             "next_before": self.next_before.isoformat() if self.next_before else None,
+            **({"records": list(self.records)} if self.records else {}),
         }
 
 
@@ -126,6 +130,7 @@ def profile_view(
         summary=summarize(stored),
         timeline=tuple(item(event) for event in shown),
         next_before=next_before,
+        records=tuple(linked_records(store, [(kind, value) for _, kind, value in owned])),
     )
 
 

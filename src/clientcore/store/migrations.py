@@ -97,6 +97,11 @@ def _reconcile(text: str, now: str) -> tuple[str, ...]:
             imported_at TIMESTAMPTZ NOT NULL DEFAULT {now},
             UNIQUE (source, record_id)
         )""",
+        # A profile finds its records by the identifiers they share with it.
+        "CREATE INDEX customer_records_email ON customer_records (email)",
+        "CREATE INDEX customer_records_phone ON customer_records (phone)",
+        "CREATE INDEX customer_records_card ON customer_records (loyalty_card)",
+        "CREATE INDEX customer_records_user ON customer_records (user_id)",
         f"""CREATE TABLE record_links (
             a BIGINT NOT NULL,
             b BIGINT NOT NULL,
@@ -122,7 +127,7 @@ def _reconcile(text: str, now: str) -> tuple[str, ...]:
         """CREATE TABLE record_clusters (
             record_key BIGINT PRIMARY KEY,
             cluster_id BIGINT NOT NULL,
-            match_probability DOUBLE PRECISION NOT NULL
+            match_probability DOUBLE PRECISION
         )""",
         "CREATE INDEX record_clusters_cluster ON record_clusters (cluster_id)",
         f"""CREATE TABLE reconcile_models (
