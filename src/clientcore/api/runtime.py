@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 import time
@@ -41,6 +42,10 @@ class Runtime:
         if stitch:
             runtime.identity = IdentityFollower(store, load_spec())
             runtime.writer.on_commit = runtime.identity.notify
+        # The identity graph is millions of long-lived objects: left to the collector, each full
+        # collection walks them all and stalls every request for up to a second.
+        gc.collect()
+        gc.freeze()
         return runtime
 
     @property
