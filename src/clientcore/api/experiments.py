@@ -23,6 +23,7 @@ from clientcore.api.runtime import Runtime
 from clientcore.collect import AuthError
 from clientcore.experiments import registry
 from clientcore.experiments.analysis import analyze, analyze_bandit
+from clientcore.experiments.analysis import status as experiment_status
 from clientcore.experiments.errors import ExperimentsError
 from clientcore.experiments.kpi_data import DIMENSIONS, kpi_alerts
 from clientcore.experiments.registry import UnknownExperimentError
@@ -200,16 +201,8 @@ def _experiment(rt: Runtime, experiment_id: str) -> registry.Experiment:
 def status(experiment_id: str, rt: Reader) -> Any:
     experiment = _experiment(rt, experiment_id)
     rt.experiments.exposures.flush()
-    rows = rt.experiments.store.query(
-        "SELECT variant, COUNT(*), COUNT(DISTINCT unit) FROM experiment_exposures "
-        "WHERE experiment_id = ? GROUP BY variant",
-        [experiment_id],
-    )
-    doc = experiment.to_dict()
-    doc["exposures"] = {str(v): {"exposures": int(n), "units": int(u)} for v, n, u in rows}
-    if experiment.kind == "bandit":
-        doc["bandit"] = rt.experiments.bandit_status(experiment_id)
-    return doc
+    policy = rt.experiments.policy(experiment_id) if experiment.kind == "bandit" else None
+    return experiment_status(rt.experiments.store, experiment, policy)
 
 
 @router.get(

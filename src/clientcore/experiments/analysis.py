@@ -33,6 +33,20 @@ HARMFUL_WHEN_UP = ("returns", "complaints", "unsubscribes")
 MIN_UNITS = 2
 
 
+def status(store: Store, experiment: Experiment, policy: Policy | None) -> dict[str, Any]:
+    """Definition, exposures and units per variant, and a bandit's posterior (``policy``)."""
+    rows = store.query(
+        "SELECT variant, COUNT(*), COUNT(DISTINCT unit) FROM experiment_exposures "
+        "WHERE experiment_id = ? GROUP BY variant",
+        [experiment.id],
+    )
+    doc = experiment.to_dict()
+    doc["exposures"] = {str(v): {"exposures": int(n), "units": int(u)} for v, n, u in rows}
+    if policy is not None:
+        doc["bandit"] = bandit_summary(policy)
+    return doc
+
+
 def analyze(store: Store, experiment: Experiment, method: str | None = None) -> dict[str, Any]:
     """The readout document (what the CLI prints, the API returns and the HTML draws)."""
     units = unit_table(store, experiment)

@@ -30,13 +30,13 @@ from clientcore.clisupport import (
     store_or_server,
 )
 from clientcore.experiments import registry
-from clientcore.experiments.analysis import analyze, analyze_bandit
+from clientcore.experiments.analysis import analyze, analyze_bandit, status
 from clientcore.experiments.errors import ExperimentsError, OpeInputError
 from clientcore.experiments.html import render_ab, render_bandit
 from clientcore.experiments.kpi_data import DIMENSIONS, kpi_alerts
 from clientcore.experiments.ope import evaluate_policy
 from clientcore.experiments.registry import UnknownExperimentError
-from clientcore.experiments.service import Policy, bandit_summary, new_policy, policy_from_state
+from clientcore.experiments.service import policy_of
 from clientcore.store import Store
 
 experiments_app = typer.Typer(
@@ -239,29 +239,11 @@ def list_command(
     console.print(table)
 
 
-def _status_doc(target: Store, experiment_id: str) -> dict[str, Any]:
-    experiment = _get(target, experiment_id)
-    rows = target.query(
-        "SELECT variant, COUNT(*), COUNT(DISTINCT unit) FROM experiment_exposures "
-        "WHERE experiment_id = ? GROUP BY variant",
-        [experiment_id],
-    )
-    doc = experiment.to_dict()
-    doc["exposures"] = {str(v): {"exposures": int(n), "units": int(u)} for v, n, u in rows}
-    if experiment.kind == "bandit":
-        doc["bandit"] = bandit_summary(_policy(experiment))
-    return doc
-
-
 def _get(target: Store, experiment_id: str) -> registry.Experiment:
     try:
         return registry.get(target, experiment_id)
     except UnknownExperimentError as error:
         fail(str(error))
-
-
-def _policy(experiment: registry.Experiment) -> Policy:
-    return policy_from_state(experiment.state) if experiment.state else new_policy(experiment)
 
 
 @experiments_app.command("status")
@@ -275,7 +257,9 @@ def status_command(
         if isinstance(target, RemoteServer):
             doc = target.call("GET", f"/v1/experiments/{experiment_id}")
         else:
-            doc = _status_doc(target, experiment_id)
+            experiment = _get(target, experiment_id)
+            policy = policy_of(experiment) if experiment.kind == "bandit" else None
+            doc = status(target, experiment, policy)
     if as_json:
         print_json(doc)
         return
@@ -315,7 +299,7 @@ def analyze_command(
             experiment = _get(target, experiment_id)
             try:
                 if experiment.kind == "bandit":
-                    doc = analyze_bandit(target, experiment, _policy(experiment))
+                    doc = analyze_bandit(target, experiment, policy_of(experiment))
                 else:
                     doc = analyze(target, experiment, method)
             except ExperimentsError as error:
@@ -417,9 +401,7 @@ def stop_command(
         else:
             try:
                 doc = registry.stop(target, experiment_id, reason).to_dict()
-            except UnknownExperimentError as error:
-                fail(str(error))
-            except ExperimentsError as error:
+            except (UnknownExperimentError, ExperimentsError) as error:
                 fail(str(error))
     if as_json:
         print_json(doc)

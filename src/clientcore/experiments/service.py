@@ -91,6 +91,11 @@ def new_policy(experiment: Experiment) -> Policy:
     return TopTwoThompson(model) if experiment.policy == "top_two" else model
 
 
+def policy_of(experiment: Experiment) -> Policy:
+    """The bandit's saved posterior, or a fresh one before its first reward."""
+    return policy_from_state(experiment.state) if experiment.state else new_policy(experiment)
+
+
 def policy_from_state(state: Mapping[str, Any]) -> Policy:
     kinds: dict[str, Any] = {
         cls.kind: cls for cls in (BernoulliThompson, GaussianThompson, TopTwoThompson)
@@ -201,8 +206,7 @@ class ExperimentService:
                     continue
                 known = self._bandits.get(exp.id)
                 if known is None:
-                    policy = policy_from_state(exp.state) if exp.state else new_policy(exp)
-                    self._bandits[exp.id] = _Bandit(exp, policy, threading.Lock())
+                    self._bandits[exp.id] = _Bandit(exp, policy_of(exp), threading.Lock())
                 else:
                     known.experiment = exp
             self._experiments, self._holdout = experiments, holdout
@@ -458,12 +462,6 @@ class ExperimentService:
         if experiment.kind != "bandit":
             raise InvalidInputError(f"experiment: {experiment_id!r} is not a bandit")
         return self._bandit(experiment).policy
-
-    def bandit_status(self, experiment_id: str) -> dict[str, Any]:
-        experiment = self.experiment(experiment_id)
-        if experiment.kind != "bandit":
-            raise InvalidInputError(f"experiment: {experiment_id!r} is not a bandit")
-        return bandit_summary(self._bandit(experiment).policy)
 
     def forget(self) -> None:
         """Drop cached definitions and units (after a create, a stop or a merge here)."""
