@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from clientcore.identity.normalize import candidates
 from clientcore.identity.spec import IdentitySpec, load_spec
-from clientcore.profiles.lookup import find_profile
+from clientcore.profiles.lookup import best_profile, find_profile
 from clientcore.store import Store
 
 if TYPE_CHECKING:
@@ -42,24 +42,22 @@ def resolve_unit(store: Store, raw: str, spec: IdentitySpec | None = None) -> Un
         rows = store.query("SELECT value FROM identifiers WHERE id = ?", [profile_id])
         if rows:
             return Unit(str(rows[0][0]), profile_id)
-    spellings = candidates(raw, rules.default_region)
-    text = [value for kind, value in spellings if kind == "text"]
-    return Unit(text[0] if text else raw.strip(), None)
+    return _unknown(raw, candidates(raw, rules.default_region))
 
 
 def resolve_in_graph(identity: IdentityService, raw: str) -> Unit:
     """The same answer as :func:`resolve_unit`, from the identity graph a server keeps in
     memory (its stitching follower) instead of two store queries.
 
-    Same preference as ``find_profile``: a spelling whose normalizer fits the type first, then
-    the order of spellings, then the spec's order of types. Reads only: ``find`` here does not
-    compress paths, so it never writes to the graph the follower is updating.
+    Ranked by ``best_profile`` like the store lookup. Reads only: the root is found without
+    compressing paths, so it never writes to the graph the follower is updating.
     """
     spec = identity.spec
     graph = identity.graph
-    best: tuple[int, int, int, int] | None = None
-    for position, (normalizer, value) in enumerate(candidates(raw, spec.default_region)):
-        for rank, rule in enumerate(spec.identifiers):
+    spellings = candidates(raw, spec.default_region)
+    matches = []
+    for value in dict.fromkeys(value for _, value in spellings):
+        for rule in spec.identifiers:
             node = identity.ids.get((rule.type, value))
             if node is None or node in graph.quarantined or node in graph.cut:
                 continue
@@ -68,11 +66,14 @@ def resolve_in_graph(identity: IdentityService, raw: str) -> Unit:
                 profile = node
                 while graph.parent[profile] != profile:
                     profile = graph.parent[profile]
-            fits = 0 if rule.normalize == normalizer else 1
-            key = (fits, position, rank, profile)
-            if best is None or key < best:
-                best = key
-    if best is None:
-        spellings = [v for kind, v in candidates(raw, spec.default_region) if kind == "text"]
-        return Unit(spellings[0] if spellings else raw.strip(), None)
-    return Unit(identity.keys[best[3]][1], best[3])
+            matches.append((rule.type, value, profile))
+    profile_id = best_profile(spellings, spec, matches)
+    if profile_id is None:
+        return _unknown(raw, spellings)
+    return Unit(identity.keys[profile_id][1], profile_id)
+
+
+def _unknown(raw: str, spellings: list[tuple[str, str]]) -> Unit:
+    """An identifier no profile holds is its own unit, spelled as the store will keep it."""
+    text = [value for kind, value in spellings if kind == "text"]
+    return Unit(text[0] if text else raw.strip(), None)

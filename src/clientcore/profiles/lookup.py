@@ -8,6 +8,8 @@ user id); quarantined identifiers link nobody, so they never answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from clientcore.identity.normalize import candidates
 from clientcore.identity.spec import IdentitySpec, load_spec
 from clientcore.store import Store
@@ -20,9 +22,6 @@ def find_profile(
     spellings = candidates(raw, region)
     if not spellings:
         return None
-    rules = spec or load_spec()
-    normalizer_of = {rule.type: rule.normalize for rule in rules.identifiers}
-    rank_of = {rule.type: position for position, rule in enumerate(rules.identifiers)}
     values = list(dict.fromkeys(value for _, value in spellings))
     marks = ", ".join("?" for _ in values)
     rows = store.query(
@@ -30,8 +29,22 @@ def find_profile(
         "AND NOT quarantined AND profile_id IS NOT NULL",
         values,
     )
+    return best_profile(spellings, spec or load_spec(), rows)
+
+
+def best_profile(
+    spellings: list[tuple[str, str]],
+    spec: IdentitySpec,
+    matches: Iterable[tuple[str, str, int]],
+) -> int | None:
+    """The profile among ``matches`` (type, value, profile) that ``spellings`` mean best.
+
+    Shared by the store lookup above and the server's in-memory one, so both rank alike.
+    """
+    normalizer_of = {rule.type: rule.normalize for rule in spec.identifiers}
+    rank_of = {rule.type: position for position, rule in enumerate(spec.identifiers)}
     best: tuple[int, int, int, int] | None = None  # (fit, spelling, type rank, profile)
-    for kind, value, profile_id in rows:
+    for kind, value, profile_id in matches:
         for position, (normalizer, spelled) in enumerate(spellings):
             if spelled != value:
                 continue
