@@ -22,6 +22,7 @@ import numpy as np
 
 from clientcore.experiments.errors import InvalidInputError
 from clientcore.experiments.kpi import investigate
+from clientcore.experiments.metrics import EVENT_PROFILE
 from clientcore.store import Store
 from clientcore.value.sql import number
 
@@ -76,9 +77,7 @@ def _lines_sql(backend: str) -> str:
 
 def _segment_sql() -> str:
     return (
-        "event_profile AS (SELECT ei.seq, MIN(i.profile_id) AS profile_id "
-        "FROM event_identifiers ei JOIN identifiers i ON i.id = ei.identifier_id "
-        "WHERE i.profile_id IS NOT NULL AND NOT i.quarantined GROUP BY ei.seq),\n"
+        f"{EVENT_PROFILE},\n"
         "first_orders AS (SELECT ep.profile_id, MIN(e.seq) AS first_seq FROM events e "
         "JOIN event_profile ep ON ep.seq = e.seq WHERE e.type = 'track' "
         "AND e.event = 'Order Completed' GROUP BY ep.profile_id)"

@@ -44,6 +44,12 @@ from clientcore.value.sql import MONEY, Period, Sql, number
 BINARY = ("conversion", "retention", "returns", "complaints", "unsubscribes")
 WITH_PRE = ("conversion", "orders", "revenue", "contribution")
 COMPLAINT_REASONS = ("product_defect", "return_request", "billing")
+#: the CTE that credits each event to the profile of its identifiers (quarantined ones: nobody)
+EVENT_PROFILE = (
+    "event_profile AS (SELECT ei.seq, MIN(i.profile_id) AS profile_id "
+    "FROM event_identifiers ei JOIN identifiers i ON i.id = ei.identifier_id "
+    "WHERE i.profile_id IS NOT NULL AND NOT i.quarantined GROUP BY ei.seq)"
+)
 
 
 @dataclass(frozen=True)
@@ -93,11 +99,7 @@ def _window(column: str, lo_days: int, hi_days: int) -> str:
 def unit_sql(experiment: Experiment, backend: str, ledger: str | None) -> Sql:
     w, pre = experiment.window_days, experiment.pre_days
     q = Sql()
-    q.add(
-        "WITH event_profile AS (SELECT ei.seq, MIN(i.profile_id) AS profile_id "
-        "FROM event_identifiers ei JOIN identifiers i ON i.id = ei.identifier_id "
-        "WHERE i.profile_id IS NOT NULL AND NOT i.quarantined GROUP BY ei.seq),\n"
-    )
+    q.add(f"WITH {EVENT_PROFILE},\n")
     _exposures(q, experiment)
     q.add(
         "units AS (SELECT unit, MIN(variant) AS variant, COUNT(DISTINCT variant) AS n_variants, "
