@@ -42,6 +42,7 @@ from clientcore.store import open_store
 
 ADMIN = "bench-admin-token"
 CONNECTIONS = 32
+WINDOW_SECONDS = 5.0
 
 
 def _free_port() -> int:
@@ -127,6 +128,7 @@ async def _load(
     while not pool.empty():
         pool.get_nowait().writer.close()
     ms = latencies * 1000
+    window = max(1, int(rate * WINDOW_SECONDS))
     return {
         "requests": len(paths),
         "achieved_rate": round(len(paths) / elapsed, 1),
@@ -135,6 +137,11 @@ async def _load(
         "p90_ms": round(float(np.percentile(ms, 90)), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
         "max_ms": round(float(np.max(ms)), 2),
+        # p99 of each WINDOW_SECONDS of sends: start-up stalls show in the first windows.
+        "p99_ms_by_window": [
+            round(float(np.percentile(ms[i : i + window], 99)), 1)
+            for i in range(0, len(ms), window)
+        ],
     }
 
 

@@ -10,6 +10,7 @@ assignment itself is deterministic and is never lost). Bandit rewards are writte
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -32,7 +33,9 @@ from clientcore.experiments.errors import BanditStateError, InvalidInputError
 from clientcore.experiments.registry import Experiment, UnknownExperimentError
 from clientcore.experiments.units import Unit, resolve_in_graph, resolve_unit
 from clientcore.identity.sync import IdentityService
-from clientcore.store import Store
+from clientcore.store import Store, StoreError
+
+log = logging.getLogger("clientcore.experiments")
 
 REFRESH_SECONDS = 2.0
 PROPENSITY_REFRESH_UPDATES = 10
@@ -189,31 +192,60 @@ class ExperimentService:
         self._pending: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._holdout = 0.0
         self._loaded_at = -math.inf
-        self.exposures = ExposureLog(store, background=background)
+        self._refresh_lock = threading.Lock()
+        # The log writes on a cursor of its own: a flush (and the checkpoint a commit can
+        # trigger) must never hold up the definitions a decision reads.
+        self._exposure_store = store.reader()
+        self.exposures = ExposureLog(self._exposure_store, background=background)
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
+        if background:
+            self._refresher = threading.Thread(
+                target=self._refresh_every, name="clientcore-experiments", daemon=True
+            )
+            self._refresher.start()
 
     # -- configuration ----------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._loaded_at < REFRESH_SECONDS:
+        """Reload definitions and the holdout; without ``force``, only when they are stale.
+
+        The store is read before any lock a decision takes, and the new state swapped in at
+        once: a slow read delays the next refresh, never a decision.
+        """
+        if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return
-        with self._lock:
-            if not force and now - self._loaded_at < REFRESH_SECONDS:
+        with self._refresh_lock:
+            if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
                 return
             experiments = {e.id: e for e in registry.list_all(self._store)}
             holdout = registry.holdout_share(self._store)
-            for exp in experiments.values():
-                if exp.kind != "bandit":
-                    continue
-                known = self._bandits.get(exp.id)
-                if known is None:
-                    self._bandits[exp.id] = _Bandit(exp, policy_of(exp), threading.Lock())
-                else:
-                    known.experiment = exp
-            self._experiments, self._holdout = experiments, holdout
+            with self._lock:
+                for exp in experiments.values():
+                    if exp.kind != "bandit":
+                        continue
+                    known = self._bandits.get(exp.id)
+                    if known is None:
+                        self._bandits[exp.id] = _Bandit(exp, policy_of(exp), threading.Lock())
+                    else:
+                        known.experiment = exp
+                self._experiments, self._holdout = experiments, holdout
             self._loaded_at = time.monotonic()
 
+    def _refresh_every(self) -> None:
+        """A server's decisions read definitions from memory; this thread keeps them fresh."""
+        while not self._stop.wait(REFRESH_SECONDS / 2):
+            try:
+                self.refresh()
+            except StoreError:  # the next round retries; decisions go on with what they have
+                log.exception("reloading experiment definitions failed; retrying")
+
+    def _fresh(self) -> None:
+        """On the request path: refresh inline only where no background thread does it."""
+        if self._refresher is None:
+            self.refresh()
+
     def experiment(self, experiment_id: str) -> Experiment:
-        self.refresh()
+        self._fresh()
         found = self._experiments.get(experiment_id)
         if found is None:
             self.refresh(force=True)
@@ -464,12 +496,18 @@ class ExperimentService:
         return self._bandit(experiment).policy
 
     def forget(self) -> None:
-        """Drop cached definitions and units (after a create, a stop or a merge here)."""
-        self._loaded_at = -math.inf
+        """Reload definitions and drop cached units now (after a create, a stop or a merge
+        here): the next decision must see the change."""
         self._units = {}
+        self.refresh(force=True)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join(timeout=10)
         self.exposures.close()
+        if self._exposure_store is not self._store:
+            self._exposure_store.close()
 
 
 def bandit_summary(policy: Policy) -> dict[str, Any]:
