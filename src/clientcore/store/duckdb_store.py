@@ -27,7 +27,7 @@ from clientcore.store.base import (
     StoreLockedError,
     checkpoint_params,
 )
-from clientcore.store.keyfilter import KeyFilter
+from clientcore.store.keyfilter import KeyFilter, hash_message_keys
 
 REJECTED_COLUMNS = ("source", "origin", "position", "field", "reason", "payload")
 _COLUMNS = (
@@ -35,6 +35,7 @@ _COLUMNS = (
     "channel, timestamp, original_timestamp, sent_at, received_at, payload"
 )
 _LOW64 = (1 << 64) - 1  # the low half of a 128-bit key
+ENGINE_HASHING_FROM = 5_000  # rows; below, one more engine call costs more than hashing here
 
 
 def rejected_table(rejected: Sequence[RejectedEvent]) -> pa.Table:
@@ -209,26 +210,13 @@ class DuckDBStore:
         """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA."""
         con = self._con
         with self._lock:
-            numbered = events.append_column("pos", pa.array(range(events.num_rows), pa.int64()))
-            con.register("incoming_events", numbered)
+            high, low, first = self._message_keys(events)
             try:
-                # The first occurrence of each key in the batch, keys split in two halves.
-                first = con.sql(
-                    f"""SELECT (key >> 64)::UBIGINT AS high, (key & {_LOW64})::UBIGINT AS low,
-                               pos
-                        FROM (SELECT md5_number(source || chr(31) || message_id) AS key,
-                                     min(pos) AS pos
-                              FROM incoming_events GROUP BY key)
-                        ORDER BY pos"""
-                ).fetchnumpy()
                 with self.transaction():
-                    stored = self._already_stored(first["high"], first["low"])
-                    fresh = ~stored
-                    positions = first["pos"][fresh]
+                    fresh = ~self._already_stored(high, low)
+                    positions = first[fresh]
                     self._insert(
-                        numbered.take(pa.array(positions, pa.int64())),
-                        first["high"][fresh],
-                        first["low"][fresh],
+                        events.take(pa.array(positions, pa.int64())), high[fresh], low[fresh]
                     )
                     if rejected:
                         con.register("incoming_rejected", rejected_table(rejected))
@@ -246,9 +234,7 @@ class DuckDBStore:
                 self._keys = None  # rebuilt from the database on the next append
                 self._next_seq = None
                 raise StoreError(f"appending events failed: {error}") from error
-            finally:
-                con.unregister("incoming_events")
-            self._keys.add(first["low"][fresh])  # type: ignore[union-attr]
+            self._keys.add(low[fresh])  # type: ignore[union-attr]
         inserted = [int(p) for p in positions]
         return AppendOutcome(
             inserted=len(inserted),
@@ -256,6 +242,28 @@ class DuckDBStore:
             rejected=len(rejected),
             inserted_positions=frozenset(inserted),
         )
+
+    def _message_keys(self, events: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first occurrence of each key in the batch, keys split in two halves: hashed in
+        Python for a request-sized batch, in the engine for an import chunk."""
+        if events.num_rows <= ENGINE_HASHING_FROM:
+            return hash_message_keys(
+                events.column("source").to_pylist(), events.column("message_id").to_pylist()
+            )
+        positions = pa.array(range(events.num_rows), pa.int64())
+        keyed = events.select(["source", "message_id"]).append_column("pos", positions)
+        self._con.register("incoming_keys", keyed)
+        try:
+            found = self._con.sql(
+                f"""SELECT (key >> 64)::UBIGINT AS high, (key & {_LOW64})::UBIGINT AS low, pos
+                    FROM (SELECT md5_number(source || chr(31) || message_id) AS key,
+                                 min(pos) AS pos
+                          FROM incoming_keys GROUP BY key)
+                    ORDER BY pos"""
+            ).fetchnumpy()
+        finally:
+            self._con.unregister("incoming_keys")
+        return found["high"], found["low"], found["pos"].astype(np.int64)
 
     def _already_stored(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
         """Which keys are stored: the filter answers most; the primary-key index the rest."""
