@@ -72,7 +72,15 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far: a cost per event that load on the machine
+    inflates far less than it inflates wall-clock rates."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: float, server: int) -> dict[str, float]:
+    cpu_before = _cpu_seconds(server)
     command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s"]
     command += ["--latency", "-s", str(script), f"{url}/v1/batch"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -81,6 +89,7 @@ def _wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, 
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu = _cpu_seconds(server) - cpu_before
     return {
         "connections": connections,
         "requests": requests,
@@ -88,6 +97,7 @@ def _wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, 
         "events_per_second": round(rate * BATCH),
         "p50_ms": round(_ms(latency["50"]), 1),
         "p99_ms": round(_ms(latency["99"]), 1),
+        "server_cpu_ms_per_1000_events": round(cpu * 1000 / max(requests * BATCH, 1) * 1000, 1),
     }
 
 
@@ -136,7 +146,7 @@ def main() -> None:
             for n, connections in enumerate((1, 4, 16)):
                 script = Path(tmp) / f"run{n}.lua"
                 script.write_text(LUA.format(auth=auth, body=Path(tmp) / "body.json", run=n))
-                runs.append(_wrk(url, script, connections, args.seconds))
+                runs.append(_wrk(url, script, connections, args.seconds, server.pid))
         finally:
             server.terminate()
             try:

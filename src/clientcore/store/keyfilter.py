@@ -16,7 +16,8 @@ import hashlib
 
 import numpy as np
 
-MERGE_EVERY = 500_000
+# Capacity of each level before it merges into the next (the last level is unbounded).
+LEVEL_SIZES = (16_384, 1_048_576)
 
 
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -41,20 +42,32 @@ def hash_message_keys(
 
 
 class KeyFilter:
+    """Sorted levels, smallest first: a commit inserts into the first, and a full level merges
+    into the next, so the writer never re-sorts millions of keys on its way to a commit."""
+
     def __init__(self, stored_low64: np.ndarray) -> None:
-        self._sorted = np.sort(stored_low64.astype(np.uint64))
-        self._recent = np.zeros(0, dtype=np.uint64)
+        self._levels = [np.zeros(0, dtype=np.uint64) for _ in LEVEL_SIZES]
+        self._levels.append(np.sort(stored_low64.astype(np.uint64)))
 
     def __len__(self) -> int:
-        return int(self._sorted.size + self._recent.size)
+        return int(sum(level.size for level in self._levels))
 
     def maybe_stored(self, low64: np.ndarray) -> np.ndarray:
         """Per key: False means certainly new; True means look it up exactly."""
         keys = low64.astype(np.uint64)
-        return _contains(self._sorted, keys) | _contains(self._recent, keys)
+        found = np.zeros(keys.size, dtype=bool)
+        for level in self._levels:
+            found |= _contains(level, keys)
+        return found
 
     def add(self, low64: np.ndarray) -> None:
-        self._recent = np.sort(np.concatenate([self._recent, low64.astype(np.uint64)]))
-        if self._recent.size >= MERGE_EVERY:
-            self._sorted = np.sort(np.concatenate([self._sorted, self._recent]))
-            self._recent = np.zeros(0, dtype=np.uint64)
+        keys = np.sort(low64.astype(np.uint64))
+        first = self._levels[0]
+        self._levels[0] = np.insert(first, np.searchsorted(first, keys), keys)
+        for i, size in enumerate(LEVEL_SIZES):
+            if self._levels[i].size < size:
+                break
+            # Two sorted runs: the stable sort (timsort) merges them in linear time.
+            merged = np.concatenate([self._levels[i + 1], self._levels[i]])
+            self._levels[i + 1] = np.sort(merged, kind="stable")
+            self._levels[i] = np.zeros(0, dtype=np.uint64)
