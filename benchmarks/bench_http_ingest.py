@@ -49,6 +49,20 @@ end
 """
 
 
+def _empty(url: str) -> None:
+    """A PostgreSQL benchmark starts from an empty log, as the embedded one does."""
+    from clientcore.store import open_store
+
+    store = open_store(url)
+    try:
+        store.execute(
+            "TRUNCATE events, rejected_events, identifiers, event_identifiers, identity_links, "
+            "identity_merges, identity_quarantine, identity_state"
+        )
+    finally:
+        store.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,14 +123,21 @@ def main() -> None:
     parser.add_argument(
         "--no-stitch", action="store_true", help="serve without stitching profiles as events arrive"
     )
+    parser.add_argument(
+        "--db",
+        help="a PostgreSQL URL to ingest into (emptied of events first) instead of a new "
+        "embedded DuckDB file",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("this benchmark needs wrk: apt-get install wrk")
     events = args.events or demo_data(args.customers) / "events.ndjson"
     facts = machine()
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "bench.duckdb")
+        db = args.db or str(Path(tmp) / "bench.duckdb")
         cli = [sys.executable, "-m", "clientcore.cli"]
+        if args.db:
+            _empty(args.db)
         created = subprocess.run(
             [*cli, "keys", "create", "--name", "bench", "--json", "--db", db],
             check=True,
@@ -165,6 +186,7 @@ def main() -> None:
             "machine": facts,
             "batch_size": BATCH,
             "stitching": not args.no_stitch,
+            "store": "postgresql" if args.db else "duckdb",
             "runs": runs,
             "best_events_per_second": max(r["events_per_second"] for r in runs),
             "stored_events": stored,
