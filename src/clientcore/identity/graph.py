@@ -2,7 +2,7 @@
 
 Both paths below compute the same thing, and a property test holds them to it:
 
-* `batch_profiles` — the whole log at once, in NumPy/SciPy (a rebuild).
+* `batch_profiles` — the whole log at once, in NumPy/SciPy (a rebuild; batch.py).
 * `IncrementalGraph` — event by event, as they arrive (the collector's hot path).
 
 Definitions, all independent of arrival order:
@@ -23,163 +23,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
-
+from clientcore.identity.batch import BLOCKED, SPLIT, BatchResult, batch_profiles, quarantine
 from clientcore.identity.split import excess, split_component
 
-IntArray = np.ndarray
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    profile_of: IntArray  # profile id of each identifier, -1 when quarantined
-    quarantined: IntArray  # bool per identifier
-    quarantine_type: IntArray  # the type code whose limit was crossed first (-1 when not)
-    quarantine_seq: IntArray  # the event at which it was crossed (0 when blocklisted)
-    merge_a: IntArray  # merges: the edges that joined two profiles, by first_seq
-    merge_b: IntArray
-    merge_seq: IntArray
-
-
-def quarantine(
-    n: int,
-    types: IntArray,
-    a: IntArray,
-    b: IntArray,
-    first_seq: IntArray,
-    limits: dict[int, int],
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Identifiers linked to more distinct identifiers of a limited type than its limit.
-
-    Returns (flagged, the type whose limit was crossed first, the event where it was crossed):
-    the crossing is the (limit + 1)-th link of that type in first-seen order, earliest first,
-    ties broken by type — the order the incremental path meets them in."""
-    flagged = np.zeros(n, dtype=bool)
-    crossed_type = np.full(n, -1, dtype=np.int64)
-    crossed_seq = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    if not limits or a.size == 0:
-        crossed_seq[:] = 0
-        return flagged, crossed_type, crossed_seq
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
-    seq = np.concatenate([first_seq, first_seq])
-    for code, limit in sorted(limits.items()):
-        mask = types[dst] == code
-        s_src, s_seq = src[mask], seq[mask]
-        counts = np.bincount(s_src, minlength=n)
-        over = np.flatnonzero(counts > limit)
-        if over.size == 0:
-            continue
-        keep = np.isin(s_src, over)
-        order = np.lexsort((s_seq[keep], s_src[keep]))
-        nodes, seqs = s_src[keep][order], s_seq[keep][order]
-        starts = np.searchsorted(nodes, over)
-        when = seqs[starts + limit]
-        earlier = when < crossed_seq[over]
-        crossed_seq[over[earlier]] = when[earlier]
-        crossed_type[over[earlier]] = code
-        flagged[over] = True
-    crossed_seq[~flagged] = 0
-    return flagged, crossed_type, crossed_seq
-
-
-BLOCKED = -2  # quarantine_type of an identifier a person blocklisted (unmerge)
-SPLIT = -3  # quarantine_type of an identifier cut to keep a profile within its limits
-
-
-def batch_profiles(
-    types: IntArray,
-    a: IntArray,
-    b: IntArray,
-    first_seq: IntArray,
-    limits: dict[int, int],
-    blocked: IntArray | None = None,
-) -> BatchResult:
-    """Profiles of every identifier from the distinct edges (a < b) of the whole log.
-
-    `blocked` marks identifiers a person blocklisted: quarantined whatever their counts."""
-    n = int(types.size)
-    flagged, qtype, qseq = quarantine(n, types, a, b, first_seq, limits)
-    if blocked is not None and blocked.any():
-        qtype[blocked] = BLOCKED
-        qseq[blocked] = 0
-        flagged |= blocked
-    keep = ~(flagged[a] | flagged[b]) if a.size else np.zeros(0, dtype=bool)
-    ka, kb, ks = a[keep], b[keep], first_seq[keep]
-    cut, labels = _split_over_limits(n, types, ka, kb, ks, flagged, limits)
-    if cut.size:
-        qtype[cut] = SPLIT
-        qseq[cut] = 0
-        flagged[cut] = True
-        keep2 = ~(flagged[ka] | flagged[kb])
-        ka, kb, ks = ka[keep2], kb[keep2], ks[keep2]
-        graph = coo_matrix((np.ones(ka.size, dtype=np.int8), (ka, kb)), shape=(n, n)).tocsr()
-        _, labels = connected_components(graph, directed=False)
-    smallest = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
-    np.minimum.at(smallest, labels, np.arange(n, dtype=np.int64))
-    profile_of = smallest[labels]
-    profile_of[flagged] = -1
-    ma, mb, mseq = kruskal_merges(n, ka, kb, ks)
-    return BatchResult(profile_of, flagged, qtype, qseq, ma, mb, mseq)
-
-
-def _split_over_limits(
-    n: int,
-    types: IntArray,
-    a: IntArray,
-    b: IntArray,
-    seq: IntArray,
-    flagged: IntArray,
-    limits: dict[int, int],
-) -> tuple[IntArray, IntArray]:
-    """Identifiers to quarantine so that no component holds more of a type than its limit,
-    and the component labels before that cut (the profiles when nothing is cut)."""
-    graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    if not limits:
-        return np.zeros(0, dtype=np.int64), labels
-    live = ~flagged
-    violating = np.zeros(labels.max() + 1 if n else 0, dtype=bool)
-    for code, limit in limits.items():
-        counts = np.bincount(labels[live & (types == code)], minlength=violating.size)
-        violating |= counts > limit
-    bad = np.flatnonzero(violating)
-    if bad.size == 0:
-        return np.zeros(0, dtype=np.int64), labels
-    type_list = types.tolist()
-    edge_label = labels[a]
-    cut: list[int] = []
-    in_bad = np.isin(edge_label, bad)
-    ea, eb, es, el = a[in_bad], b[in_bad], seq[in_bad], edge_label[in_bad]
-    order = np.argsort(el, kind="stable")
-    ea, eb, es, el = ea[order], eb[order], es[order], el[order]
-    starts = np.searchsorted(el, bad)
-    ends = np.searchsorted(el, bad, side="right")
-    for label, lo, hi in zip(bad.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        nodes = np.flatnonzero((labels == label) & live).tolist()
-        edges = list(zip(es[lo:hi].tolist(), ea[lo:hi].tolist(), eb[lo:hi].tolist(), strict=True))
-        cut.extend(split_component(nodes, edges, type_list, limits))
-    return np.array(sorted(cut), dtype=np.int64), labels
-
-
-def kruskal_merges(
-    n: int, a: IntArray, b: IntArray, first_seq: IntArray
-) -> tuple[IntArray, IntArray, IntArray]:
-    """The edges that joined two profiles, taking edges in (first_seq, a, b) order."""
-    if a.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    order = np.lexsort((b, a, first_seq))
-    # Distinct weights (1..m) in that order make the minimum spanning forest unique and equal
-    # to what Kruskal — and so the incremental union-find — keeps.
-    weights = np.empty(a.size, dtype=np.float64)
-    weights[order] = np.arange(1, a.size + 1, dtype=np.float64)
-    tree = minimum_spanning_tree(coo_matrix((weights, (a, b)), shape=(n, n)).tocsr()).tocoo()
-    rank = tree.data.astype(np.int64) - 1
-    chosen = np.sort(order[rank])
-    return a[chosen], b[chosen], first_seq[chosen]
+__all__ = [
+    "BLOCKED",
+    "SPLIT",
+    "BatchResult",
+    "Changes",
+    "IncrementalGraph",
+    "batch_profiles",
+    "quarantine",
+]
 
 
 @dataclass

@@ -15,6 +15,7 @@ rebuild and by the incremental path whenever the component changes, so both agre
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
 Edge = tuple[int, int, int]  # (first_seq, a, b)
 MAX_CANDIDATES = 64  # on a huge component, try only the best-connected identifiers
@@ -39,7 +40,9 @@ def _components(nodes: set[int], adjacency: dict[int, list[int]]) -> list[list[i
     return parts
 
 
-def excess(nodes: list[int] | set[int], types: list[int], limits: dict[int, int]) -> int:
+def excess(
+    nodes: list[int] | set[int], types: Sequence[int] | Mapping[int, int], limits: dict[int, int]
+) -> int:
     counts: dict[int, int] = defaultdict(int)
     for node in nodes:
         counts[types[node]] += 1
@@ -47,7 +50,10 @@ def excess(nodes: list[int] | set[int], types: list[int], limits: dict[int, int]
 
 
 def split_component(
-    nodes: list[int], edges: list[Edge], types: list[int], limits: dict[int, int]
+    nodes: list[int],
+    edges: list[Edge],
+    types: Sequence[int] | Mapping[int, int],
+    limits: dict[int, int],
 ) -> set[int]:
     """The identifiers to quarantine so that every remaining part respects the limits."""
     if excess(nodes, types, limits) == 0:
