@@ -1,7 +1,8 @@
 """Reconciliation routes (admin token): import customer files, run, the review queue, explain.
 
 The review queue is what a data steward's tool calls: `GET …/review` lists the grey zone with
-per-field evidence, `POST …/review/decisions` records a decision and applies it at once.
+per-field evidence, `POST …/review/decisions` records a decision and applies it at once;
+`GET …/labels/check` and `POST …/labels/tune` use the decisions to check and re-fit the model.
 The CLI uses the same routes while `clientcore serve` owns the database file.
 """
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from clientcore.api.admin import AdminDep
 from clientcore.api.errors import ApiError
 from clientcore.reconcile import ReconcileError
+from clientcore.reconcile.engine import EngineName
 
 router = APIRouter(prefix="/v1/admin/reconcile", tags=["reconcile"])
 T = TypeVar("T")
@@ -41,6 +43,12 @@ class ImportRequest(BaseModel):
 class RunRequest(BaseModel):
     retrain: bool = False
     full: bool = False
+    engine: EngineName = "duckdb"
+
+
+class TuneRequest(BaseModel):
+    dry_run: bool = False
+    engine: EngineName = "duckdb"
 
 
 class DecisionRequest(BaseModel):
@@ -73,7 +81,8 @@ async def run_route(body: RunRequest, rt: AdminDep) -> dict[str, Any]:
     from clientcore.reconcile.policy import load_policy
 
     report = await asyncio.to_thread(
-        _answer, lambda: run(rt.store, load_policy(), body.retrain, body.full)
+        _answer,
+        lambda: run(rt.store, load_policy(), body.retrain, body.full, engine=body.engine),
     )
     return report.to_dict()
 
@@ -104,6 +113,22 @@ def labels_route(rt: AdminDep) -> dict[str, Any]:
     from clientcore.reconcile.review import labels
 
     return labels(rt.reader)
+
+
+@router.get("/labels/check", summary="The model's automatic calls against the review decisions")
+async def labels_check_route(rt: AdminDep, engine: EngineName = "duckdb") -> dict[str, Any]:
+    from clientcore.reconcile.labels import check
+
+    return await asyncio.to_thread(_answer, lambda: check(rt.reader, engine=engine))
+
+
+@router.post("/labels/tune", summary="Re-fit the model to the review decisions; a new version")
+async def labels_tune_route(body: TuneRequest, rt: AdminDep) -> dict[str, Any]:
+    from clientcore.reconcile.labels import tune
+
+    return await asyncio.to_thread(
+        _answer, lambda: tune(rt.store, engine=body.engine, dry_run=body.dry_run)
+    )
 
 
 @router.get("/explain", summary="Why two records were or were not linked, field by field")

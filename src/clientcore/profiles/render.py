@@ -153,10 +153,42 @@ def _timeline(doc: Mapping[str, Any]) -> Table:
     return table
 
 
+def _probability(value: float | None) -> Text:
+    """Certain links plain, reconciled ones by how sure the model is."""
+    if value is None:
+        return Text("-", style="dim")
+    style = "green" if value >= 0.999 else "yellow" if value >= 0.99 else "red"
+    return Text(f"{value:.4f}", style=style)
+
+
+def _records(records: list[Mapping[str, Any]]) -> Table:
+    """The CRM records joined to this person: where from, which record, whose name, and how
+    sure the link is (1 when the record holds one of the profile's identifiers)."""
+    table = Table(title="CRM records", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("source", no_wrap=True, style="bold")
+    table.add_column("record id", no_wrap=True)
+    table.add_column("name")
+    table.add_column("match p", justify="right", no_wrap=True)
+    table.add_column("linked by", style="dim", no_wrap=True)
+    for record in records:
+        name = " ".join(part for part in (record.get("given_name"), record.get("surname")) if part)
+        table.add_row(
+            str(record["source"]),
+            str(record["record_id"]),
+            name or "-",
+            _probability(record.get("match_probability")),
+            str(record.get("linked_by") or ""),
+        )
+    return table
+
+
 def render(console: Console, doc: Mapping[str, Any]) -> None:
-    """Print the card (identifiers, traits), the summary line and the timeline page."""
+    """Print the card (identifiers, traits), the summary line, the linked CRM records and the
+    timeline page."""
     console.print(_card(doc))
     console.print(_summary(doc["summary"]))
+    if doc.get("records"):
+        console.print(_records(doc["records"]))
     console.print(_timeline(doc))
     if doc.get("next_before"):
         console.print(f"[dim]older events: --before {doc['next_before']}[/]")

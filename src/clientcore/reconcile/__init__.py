@@ -1,9 +1,9 @@
 """Reconciling customer records from several CRMs: import, standardize, link, review, explain.
 
 Records that share no exact key still belong to one person when their names, birth dates and
-addresses agree closely enough. That judgement is Fellegi–Sunter (Splink on DuckDB), made
-without labels, clustered so that chains of weak links cannot glue strangers together, and
-explained field by field.
+addresses agree closely enough. That judgement is Fellegi–Sunter (Splink on DuckDB, or on
+Spark), made without labels, clustered so that chains of weak links cannot glue strangers
+together, explained field by field, and checked and re-fitted against reviewers' decisions.
 
 Exceptions::
 

@@ -1,13 +1,15 @@
 """`clientcore import customers` and `clientcore reconcile …`: thin, the work is elsewhere.
 
 When `clientcore serve` owns the database file, every command goes through its admin routes
-(`/v1/admin/reconcile/…`), as the other command groups do.
+(`/v1/admin/reconcile/…`), as the other command groups do: `_ask` puts each question either
+to the store or to that server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import typer
 from rich.table import Table
@@ -23,6 +25,17 @@ from clientcore.clisupport import (
     with_progress,
 )
 from clientcore.reconcile import ReconcileError
+from clientcore.reconcile.engine import ENGINES, EngineName
+from clientcore.reconcile.fields import TARGETS
+from clientcore.store import Store
+
+ROUTES = "/v1/admin/reconcile"
+EngineOption = typer.Option(
+    "duckdb",
+    "--engine",
+    help="Where Splink trains and scores: duckdb (in process) or spark (local-mode Spark, "
+    "CLIENTCORE_SPARK_MASTER; needs clientcore[spark] and Java)",
+)
 
 reconcile_app = typer.Typer(
     help="Reconcile customer records of several CRMs: link, review, explain, evaluate.",
@@ -33,10 +46,41 @@ review_app = typer.Typer(
     invoke_without_command=True,
 )
 reconcile_app.add_typer(review_app, name="review")
+labels_app = typer.Typer(
+    help="Review decisions as labels: check the model against them, tune it with them.",
+    no_args_is_help=True,
+)
+reconcile_app.add_typer(labels_app, name="labels")
 
 
-def _refuse(error: ReconcileError) -> None:
+def _refuse(error: ReconcileError) -> NoReturn:
     fail(f"--{error.field}: {error.message}" if error.field else error.message)
+
+
+def _ask(
+    db: str | None,
+    local: Callable[[Store], dict[str, Any]],
+    method: str,
+    path: str,
+    **request: Any,
+) -> dict[str, Any]:
+    """`local(store)`, or the same question to the running server that owns the database
+    (`method` on `ROUTES + path`, with httpx's `json=`/`params=`); a refusal of either is one
+    line on stderr and exit code 2."""
+    with store_or_server(db) as target:
+        if isinstance(target, RemoteServer):
+            answer: dict[str, Any] = target.call(method, ROUTES + path, **request)
+            return answer
+        try:
+            return local(target)
+        except ReconcileError as error:
+            _refuse(error)
+
+
+def _engine(name: str) -> EngineName:
+    if name not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)}; got {name!r}")
+    return cast(EngineName, name)
 
 
 def import_customers_command(
@@ -45,9 +89,7 @@ def import_customers_command(
     maps: list[str] = typer.Option(
         None,
         "--map",
-        help="SRC_COLUMN=FIELD, once per column (FIELD: record_id, given_name, surname, "
-        "full_name, birth_date, email, phone, street_number, address_1, address_2, suburb, "
-        "city, postcode, state, country, national_id, loyalty_card, user_id, address)",
+        help=f"SRC_COLUMN=FIELD, once per column (FIELD: {', '.join(TARGETS)})",
     ),
     mapping: Path | None = typer.Option(
         None, "--mapping", help="A YAML column mapping (see docs/reconcile.md)"
@@ -60,27 +102,25 @@ def import_customers_command(
         fail(f"FILE: no such file: {file}")
     if mapping is not None and not mapping.is_file():
         fail(f"--mapping: no such file: {mapping}")
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            body = {
-                "path": str(file.resolve()),
-                "source": source,
-                "map": maps or [],
-                "mapping": str(mapping.resolve()) if mapping else None,
-            }
-            report: dict[str, Any] = target.call("POST", "/v1/admin/reconcile/import", json=body)
-        else:
-            from clientcore.reconcile.records import import_customers
+    from clientcore.reconcile.records import import_customers
 
-            store = target
-            try:
-                report = with_progress(
-                    f"importing {file.name}",
-                    as_json,
-                    lambda p: import_customers(store, file, source, mapping, maps or [], p),
-                ).to_dict()
-            except ReconcileError as error:
-                _refuse(error)
+    body = {
+        "path": str(file.resolve()),
+        "source": source,
+        "map": maps or [],
+        "mapping": str(mapping.resolve()) if mapping else None,
+    }
+    report = _ask(
+        db,
+        lambda store: with_progress(
+            f"importing {file.name}",
+            as_json,
+            lambda p: import_customers(store, file, source, mapping, maps or [], p),
+        ).to_dict(),
+        "POST",
+        "/import",
+        json=body,
+    )
     if as_json:
         print_json(report)
         return
@@ -102,32 +142,33 @@ def import_customers_command(
 def run_command(
     retrain: bool = typer.Option(False, "--retrain", help="Train a new model version first"),
     full: bool = typer.Option(False, "--full", help="Score every record again, not only new"),
+    engine: str = EngineOption,
     db: str | None = DbOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Link the imported records: train once (EM, no labels), score, cluster, publish."""
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            body = {"retrain": retrain, "full": full}
-            report: dict[str, Any] = target.call("POST", "/v1/admin/reconcile/run", json=body)
-        else:
-            from clientcore.reconcile.linkage import run
-            from clientcore.reconcile.policy import load_policy
+    from clientcore.reconcile.linkage import run
+    from clientcore.reconcile.policy import load_policy
 
-            store = target
-            try:
-                policy = load_policy()
-                report = with_progress(
-                    "reconciling", as_json, lambda p: run(store, policy, retrain, full, p)
-                ).to_dict()
-            except ReconcileError as error:
-                _refuse(error)
+    chosen = _engine(engine)
+
+    def local(store: Store) -> dict[str, Any]:
+        policy = load_policy()
+        return with_progress(
+            "reconciling",
+            as_json,
+            lambda p: run(store, policy, retrain, full, p, chosen),
+        ).to_dict()
+
+    body = {"retrain": retrain, "full": full, "engine": chosen}
+    report = _ask(db, local, "POST", "/run", json=body)
     if as_json:
         print_json(report)
         return
     trained = ", trained a new model" if report["trained"] else ""
     console.print(
-        f"[bold]{report['mode']}[/] run with model v{report['model_version']}{trained}: "
+        f"[bold]{report['mode']}[/] run on {report['engine']} with model "
+        f"v{report['model_version']}{trained}: "
         f"{report['records']:,} records ({report['new_records']:,} matched now), "
         f"{report['pairs_scored']:,} pairs scored → [green]{report['links']:,} links[/], "
         f"[yellow]{report['review']:,} to review[/], {report['conflicts']:,} household "
@@ -152,19 +193,17 @@ def evaluate_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Precision, recall and F1 of pairwise links and of clusters against labels."""
+    from clientcore.reconcile.evaluate import evaluate_store, read_labels
+
     if not labels.is_file():
         fail(f"--labels: no such file: {labels}")
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            body = {"labels": str(labels.resolve())}
-            result: dict[str, Any] = target.call("POST", "/v1/admin/reconcile/evaluate", json=body)
-        else:
-            from clientcore.reconcile.evaluate import evaluate_store, read_labels
-
-            try:
-                result = evaluate_store(target, read_labels(labels))
-            except ReconcileError as error:
-                _refuse(error)
+    result = _ask(
+        db,
+        lambda store: evaluate_store(store, read_labels(labels)),
+        "POST",
+        "/evaluate",
+        json={"labels": str(labels.resolve())},
+    )
     if as_json:
         print_json(result)
         return
@@ -188,18 +227,15 @@ def explain_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Why two records were, or were not, linked: field by field."""
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            result: dict[str, Any] = target.call(
-                "GET", "/v1/admin/reconcile/explain", params={"a": first, "b": second}
-            )
-        else:
-            from clientcore.reconcile.explain import explain
+    from clientcore.reconcile.explain import explain
 
-            try:
-                result = explain(target, first, second)
-            except ReconcileError as error:
-                _refuse(error)
+    result = _ask(
+        db,
+        lambda store: explain(store, first, second),
+        "GET",
+        "/explain",
+        params={"a": first, "b": second},
+    )
     if as_json:
         print_json(result)
         return
@@ -235,16 +271,9 @@ def person_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The reconciled person of a record: all their records and the profiles they join."""
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            result: dict[str, Any] = target.call("GET", f"/v1/admin/reconcile/records/{record}")
-        else:
-            from clientcore.reconcile.people import person
+    from clientcore.reconcile.people import person
 
-            try:
-                result = person(target, record)
-            except ReconcileError as error:
-                _refuse(error)
+    result = _ask(db, lambda store: person(store, record), "GET", f"/records/{record}")
     if as_json:
         print_json(result)
         return
@@ -285,16 +314,17 @@ def review_list(
     as_json: bool = JsonOption,
 ) -> None:
     """Pairs waiting for a decision, most likely first, with per-field evidence."""
+    from clientcore.reconcile.review import queue
+
     if status not in ("review", "conflict"):
         fail("--status must be review or conflict")
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            params = {"status": status, "limit": limit, "offset": offset}
-            result: dict[str, Any] = target.call("GET", "/v1/admin/reconcile/review", params=params)
-        else:
-            from clientcore.reconcile.review import queue
-
-            result = queue(target, limit, offset, status)
+    result = _ask(
+        db,
+        lambda store: queue(store, limit, offset, status),
+        "GET",
+        "/review",
+        params={"status": status, "limit": limit, "offset": offset},
+    )
     if as_json:
         print_json(result)
         return
@@ -317,19 +347,16 @@ def review_list(
 
 def _decide(first: str, second: str, decision: str, note: str | None, by: str | None,
             db: str | None, as_json: bool) -> None:  # fmt: skip
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            body = {"a": first, "b": second, "decision": decision, "note": note, "decided_by": by}
-            result: dict[str, Any] = target.call(
-                "POST", "/v1/admin/reconcile/review/decisions", json=body
-            )
-        else:
-            from clientcore.reconcile.review import decide
+    from clientcore.reconcile.review import decide
 
-            try:
-                result = decide(target, first, second, decision, by, note)  # type: ignore[arg-type]
-            except ReconcileError as error:
-                _refuse(error)
+    body = {"a": first, "b": second, "decision": decision, "note": note, "decided_by": by}
+    result = _ask(
+        db,
+        lambda store: decide(store, first, second, decision, by, note),  # type: ignore[arg-type]
+        "POST",
+        "/review/decisions",
+        json=body,
+    )
     if as_json:
         print_json(result)
         return
@@ -366,13 +393,9 @@ def review_reject(
 @review_app.command("labels")
 def review_labels(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Decisions as pairwise labels, and how often the model's own call agrees with them."""
-    with store_or_server(db) as target:
-        if isinstance(target, RemoteServer):
-            result: dict[str, Any] = target.call("GET", "/v1/admin/reconcile/review/labels")
-        else:
-            from clientcore.reconcile.review import labels
+    from clientcore.reconcile.review import labels
 
-            result = labels(target)
+    result = _ask(db, labels, "GET", "/review/labels")
     if as_json:
         print_json(result)
         return
@@ -392,3 +415,103 @@ def review_labels(db: str | None = DbOption, as_json: bool = JsonOption) -> None
             label["note"] or "",
         )
     console.print(table)
+
+
+def _scores_row(table: Table, name: str, scores: dict[str, Any]) -> None:
+    table.add_row(
+        name,
+        f"{scores['precision']:.4f}",
+        f"{scores['recall']:.4f}",
+        f"{scores['f1']:.4f}",
+        f"{scores['true_positives']:,} / {scores['predicted']:,} / {scores['actual']:,}",
+    )
+
+
+def _scores_table() -> Table:
+    return Table("", "precision", "recall", "F1", "agreed / merged / accepted")
+
+
+@labels_app.command("check")
+def labels_check(
+    engine: str = EngineOption,
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The model in use against the review decisions: its automatic calls, scored again."""
+    from clientcore.reconcile.labels import check
+
+    chosen = _engine(engine)
+    result = _ask(
+        db,
+        lambda store: check(store, engine=chosen),
+        "GET",
+        "/labels/check",
+        params={"engine": chosen},
+    )
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"model v{result['model_version']} against {result['labels']:,} decisions "
+        f"({result['accepted']:,} accepted, {result['rejected']:,} rejected); a merge is "
+        f"p ≥ {result['auto_merge']} outside household conflicts"
+    )
+    table = _scores_table()
+    _scores_row(table, "auto merges", result["pairwise"])
+    console.print(table)
+    calibration = result["calibration"]
+    console.print(
+        f"outside conflicts its probabilities expect {calibration['expected_accepted']:.1f} "
+        f"acceptances; reviewers accepted {calibration['accepted']:,}"
+    )
+    for item in result["disagreements"][:10]:
+        console.print(
+            f"  {item['a']} / {item['b']}: {item['decision']}, model p "
+            f"{item['match_probability']:.4f} ({item['model_call']})",
+            markup=False,
+            highlight=False,
+        )
+
+
+@labels_app.command("tune")
+def labels_tune(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report the fit without saving a model version"
+    ),
+    engine: str = EngineOption,
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Re-fit the model's calibration to the review decisions; save it as a new version."""
+    from clientcore.reconcile.labels import tune
+
+    chosen = _engine(engine)
+    result = _ask(
+        db,
+        lambda store: tune(store, engine=chosen, dry_run=dry_run),
+        "POST",
+        "/labels/tune",
+        json={"engine": chosen, "dry_run": dry_run},
+    )
+    if as_json:
+        print_json(result)
+        return
+    thresholds = result["equivalent_thresholds"]
+    console.print(
+        f"{result['fitted_on']:,} decisions move model v{result['model_version']}'s match "
+        f"weights by {result['shift_bits']:+.2f} bits (the old model's thresholds would be "
+        f"auto_merge {thresholds['auto_merge']:.4f}, review {thresholds['review']:.4f})"
+    )
+    table = _scores_table()
+    _scores_row(table, "before", result["before"]["pairwise"])
+    _scores_row(table, "after", result["after"]["pairwise"])
+    _scores_row(table, "after (cross-validated)", result["after_cross_validated"]["pairwise"])
+    console.print(table)
+    if result["new_version"] is None:
+        console.print("dry run: no model saved")
+    else:
+        console.print(
+            f"saved as model v{result['new_version']}, now in use; `clientcore reconcile run` "
+            "scores every record with it",
+            markup=False,
+        )

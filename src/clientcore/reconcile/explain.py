@@ -1,10 +1,11 @@
 """`clientcore reconcile explain A B`: why two records were, or were not, linked.
 
 The pair is scored again with the model in use (same term frequencies, same placeholder
-blanking as a run), field by field: what each record held, the level its comparison reached,
-and the match weight that level carries. The verdict then says what happened to the pair:
-merged directly or through other records, waiting for review, vetoed as a household, kept
-apart by a cluster constraint (naming it), below the threshold, or never compared at all.
+blanking as a run; on DuckDB, whichever engine trained the model), field by field: what each
+record held, the level its comparison reached, and the match weight that level carries. The
+verdict then says what happened to the pair: merged directly or through other records, waiting
+for review, vetoed as a household, kept apart by a cluster constraint (naming it), below the
+threshold, or never compared at all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from clientcore.reconcile import model as fs
+from clientcore.reconcile.engine import DuckDBEngine
 from clientcore.reconcile.linkage import (
     ACCEPTED,
     CONFLICT,
@@ -108,7 +110,7 @@ def _score(store: Store, model: dict[str, Any], ka: int, kb: int) -> dict[str, A
         by_key = {int(k): i for i, k in enumerate(inputs.column("unique_id").to_pylist())}
         left = inputs.take(pa.array([by_key[ka]]))
         right = inputs.take(pa.array([by_key[kb]]))
-        linker = fs.new_linker(compute, inputs, model)
+        linker = fs.new_linker(DuckDBEngine(compute).database_api(), inputs, model)
         db_api = linker._db_api
         result = linker.inference.score_pair(
             db_api.register(left), db_api.register(right), include_found_by_blocking_rules=True

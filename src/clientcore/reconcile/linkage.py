@@ -1,7 +1,9 @@
 """`clientcore reconcile run`: train once, score candidate pairs, cluster them, publish.
 
-Splink runs on an in-memory DuckDB connection of its own (for a PostgreSQL store as well):
-records come out of the store as Arrow, results go back through `write_table`.
+Records come out of the store as Arrow (DuckDB or PostgreSQL alike) into an in-memory DuckDB
+connection of the run's own. Splink trains and scores on the engine asked for (`engine.py`:
+that connection by default, or Spark), the scored pairs are clustered and published from that
+connection, and results go back through `write_table`.
 
 * **full** (first run, `--retrain`, `--full`): every record against every candidate;
 * **incremental** (records imported since the last run): new records against all the others
@@ -28,8 +30,9 @@ import pyarrow as pa
 from clientcore.reconcile import NoModelError, ReconcileError
 from clientcore.reconcile import model as fs
 from clientcore.reconcile.clustering import ClusterRules, cluster
+from clientcore.reconcile.engine import EngineName, LinkageEngine, engine_for
+from clientcore.reconcile.fields import RECORD_FIELDS
 from clientcore.reconcile.policy import LinkagePolicy, weight
-from clientcore.reconcile.standardize import RECORD_FIELDS
 from clientcore.store import Store
 
 MATCHED_BATCH = "reconcile_matched_batch"
@@ -45,6 +48,7 @@ MATCH, REVIEW, CONFLICT, ACCEPTED, REJECTED = "match", "review", "conflict", "ac
 @dataclass
 class RunReport:
     mode: str = "nothing"
+    engine: str = "duckdb"
     model_version: int = 0
     trained: bool = False
     records: int = 0
@@ -98,6 +102,32 @@ def save_model(store: Store, model: dict[str, Any], summary: dict[str, Any]) -> 
     return version
 
 
+def use_model(store: Store, version: int) -> None:
+    """Make `version` the model in use; the next run scores every record with it."""
+    with store.transaction():
+        _set_state(store, MODEL_IN_USE, version)
+        store.execute("DELETE FROM reconcile_state WHERE name = ?", [MATCHED_BATCH])
+
+
+def stored_records(store: Store) -> pa.Table:
+    """Every imported record, by key, with its import batch."""
+    records = store.arrow(RECORDS_SQL + " ORDER BY record_key")
+    if not records.num_rows:
+        raise ReconcileError(
+            "there are no customer records; import some with `clientcore import customers`"
+        )
+    return records
+
+
+def linkage_records(
+    store: Store, compute: duckdb.DuckDBPyConnection, records: pa.Table | None = None
+) -> pa.Table:
+    """Splink's input from the stored records (placeholders blanked, nickname roots)."""
+    records = records if records is not None else stored_records(store)
+    shared = store.arrow(fs.shared_values_sql())
+    return fs.linkage_input(records.drop_columns(["import_batch"]), compute, shared)
+
+
 def term_frequencies(
     inputs: pa.Table, compute: duckdb.DuckDBPyConnection, columns: list[str]
 ) -> dict[str, pa.Table]:
@@ -126,7 +156,7 @@ def tf_columns(model: dict[str, Any]) -> list[str]:
     return found
 
 
-def _register_tf(linker: Any, tables: dict[str, pa.Table]) -> None:
+def register_term_frequencies(linker: Any, tables: dict[str, pa.Table]) -> None:
     db_api = linker._db_api
     for column, table in tables.items():
         frame = db_api.register(table)
@@ -139,8 +169,11 @@ def run(
     retrain: bool = False,
     full: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    engine: EngineName | LinkageEngine = "duckdb",
 ) -> RunReport:
-    """Bring links and clusters up to date with the imported records."""
+    """Bring links and clusters up to date with the imported records; Splink trains and
+    scores on `engine` ("duckdb", "spark" for local-mode Spark, or a `SparkEngine` over your
+    own session)."""
     policy = policy or LinkagePolicy()
     started = time.perf_counter()
     report = RunReport()
@@ -153,42 +186,12 @@ def run(
         if progress:
             progress(step, 5)
 
-    records = store.arrow(RECORDS_SQL + " ORDER BY record_key")
+    records = stored_records(store)
     report.records = records.num_rows
-    if not records.num_rows:
-        raise ReconcileError(
-            "there are no customer records; import some with `clientcore import customers`"
-        )
-    shared = store.arrow(fs.shared_values_sql())
     compute = duckdb.connect(":memory:")
     try:
-        inputs = fs.linkage_input(records.drop_columns(["import_batch"]), compute, shared)
-        columns = fs.present_columns(inputs)
-        tick("prepare", 1)
-        found = None if retrain else latest_model(store)
-        if found is None:
-            version, model = _train(store, compute, inputs, columns, policy)
-            report.trained = True
-            tick("train", 2)
-        else:
-            version, model = found
-        report.model_version = version
-        matched = _state(store, MATCHED_BATCH)
-        batches = records.column("import_batch").to_numpy()
-        newest = int(batches.max())
-        in_use = _state(store, MODEL_IN_USE)
-        if full or report.trained or matched is None or in_use != version:
-            report.mode = "full"
-            report.new_records = records.num_rows
-            _full(store, compute, inputs, model, version, policy, report, tick)
-        elif newest > matched:
-            report.mode = "incremental"
-            fresh = batches > matched
-            report.new_records = int(fresh.sum())
-            _incremental(store, compute, inputs, fresh, model, version, policy, report, tick)
-        with store.transaction():
-            _set_state(store, MATCHED_BATCH, newest)
-            _set_state(store, MODEL_IN_USE, version)
+        with engine_for(engine, compute) as splink:
+            _link(store, splink, compute, records, policy, retrain, full, report, tick)
     finally:
         compute.close()
     _summarize(store, report, policy)
@@ -198,9 +201,51 @@ def run(
     return report
 
 
+def _link(
+    store: Store,
+    splink: LinkageEngine,
+    compute: duckdb.DuckDBPyConnection,
+    records: pa.Table,
+    policy: LinkagePolicy,
+    retrain: bool,
+    full: bool,
+    report: RunReport,
+    tick: Callable[[str, int], None],
+) -> None:
+    """Train if needed, then score all records or the new ones, cluster and publish."""
+    report.engine = splink.name
+    inputs = linkage_records(store, compute, records)
+    columns = fs.present_columns(inputs)
+    tick("prepare", 1)
+    found = None if retrain else latest_model(store)
+    if found is None:
+        version, model = _train(store, splink, inputs, columns, policy)
+        report.trained = True
+        tick("train", 2)
+    else:
+        version, model = found
+    report.model_version = version
+    matched = _state(store, MATCHED_BATCH)
+    batches = records.column("import_batch").to_numpy()
+    newest = int(batches.max())
+    in_use = _state(store, MODEL_IN_USE)
+    if full or report.trained or matched is None or in_use != version:
+        report.mode = "full"
+        report.new_records = records.num_rows
+        _full(store, splink, compute, inputs, model, version, policy, report, tick)
+    elif newest > matched:
+        report.mode = "incremental"
+        fresh = batches > matched
+        report.new_records = int(fresh.sum())
+        _incremental(store, splink, compute, inputs, fresh, model, version, policy, report, tick)
+    with store.transaction():
+        _set_state(store, MATCHED_BATCH, newest)
+        _set_state(store, MODEL_IN_USE, version)
+
+
 def _train(
     store: Store,
-    compute: duckdb.DuckDBPyConnection,
+    splink: LinkageEngine,
     inputs: pa.Table,
     columns: set[str],
     policy: LinkagePolicy,
@@ -210,10 +255,11 @@ def _train(
             f"{inputs.num_rows} records are too few to estimate a model without labels; "
             "import more records first"
         )
-    linker = fs.new_linker(compute, inputs, fs.settings(columns))
+    linker = fs.new_linker(splink.database_api(), inputs, fs.settings(columns))
     fs.train(linker, columns, policy.u_max_pairs, policy.seed, policy.em_max_pairs)
     model = linker.misc.save_model_to_json()
     summary = {
+        "engine": splink.name,
         "records": inputs.num_rows,
         "columns": sorted(columns),
         "probability_two_random_records_match": model["probability_two_random_records_match"],
@@ -228,6 +274,7 @@ def _pairs_sql(table: str, model: dict[str, Any]) -> str:
 
 def _full(
     store: Store,
+    splink: LinkageEngine,
     compute: duckdb.DuckDBPyConnection,
     inputs: pa.Table,
     model: dict[str, Any],
@@ -236,13 +283,12 @@ def _full(
     report: RunReport,
     tick: Callable[[str, int], None],
 ) -> None:
-    linker = fs.new_linker(compute, inputs, model)
-    _register_tf(linker, term_frequencies(inputs, compute, tf_columns(model)))
+    linker = fs.new_linker(splink.database_api(), inputs, model)
+    register_term_frequencies(linker, term_frequencies(inputs, compute, tf_columns(model)))
     predictions = linker.inference.predict(warning_mode="never")
-    compute.execute(
-        f"CREATE OR REPLACE TABLE scored AS {_pairs_sql(predictions.physical_name, model)}"
-    )
-    predictions.drop_table_from_database_and_remove_from_cache()
+    table = splink.readable(predictions, compute)
+    compute.execute(f"CREATE OR REPLACE TABLE scored AS {_pairs_sql(table, model)}")
+    splink.release(predictions, compute)
     tick("score", 3)
     keys = inputs.column("unique_id").to_numpy()
     sources = inputs.column("source").to_pylist()
@@ -259,6 +305,7 @@ def _full(
 
 def _incremental(
     store: Store,
+    splink: LinkageEngine,
     compute: duckdb.DuckDBPyConnection,
     inputs: pa.Table,
     fresh: np.ndarray,
@@ -270,16 +317,20 @@ def _incremental(
 ) -> None:
     new_inputs = inputs.filter(pa.array(fresh))
     old_inputs = inputs.filter(pa.array(~fresh))
-    linker = fs.new_linker(compute, inputs, model)
-    _register_tf(linker, term_frequencies(inputs, compute, tf_columns(model)))
+    linker = fs.new_linker(splink.database_api(), inputs, model)
+    register_term_frequencies(linker, term_frequencies(inputs, compute, tf_columns(model)))
     db_api = linker._db_api
     new_frame = db_api.register(new_inputs)
     parts = [linker.inference.predict_within(new_frame, warning_mode="never")]
     if old_inputs.num_rows:
         old_frame = db_api.register(old_inputs)
         parts.append(linker.inference.predict_between(new_frame, old_frame, warning_mode="never"))
-    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p.physical_name}" for p in parts)
+    union = " UNION ALL BY NAME ".join(
+        f"SELECT * FROM {splink.readable(p, compute)}" for p in parts
+    )
     compute.execute(f"CREATE OR REPLACE TABLE scored AS {_pairs_sql(f'({union})', model)}")
+    for part in parts:
+        splink.release(part, compute)
     # Pairs between sides keep the lower key on the left, as a full run stores them.
     compute.execute(
         """UPDATE scored SET unique_id_l = unique_id_r, unique_id_r = unique_id_l

@@ -9,44 +9,22 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from clientcore.reconcile import MappingError
+from clientcore.reconcile.fields import TARGETS
 
-# The fields of the command-line contract, plus `user_id` (a web account's login) and
-# `address` (a whole address on one line, split on import).
-Target = Literal[
-    "record_id",
-    "given_name",
-    "surname",
-    "full_name",
-    "birth_date",
-    "email",
-    "phone",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "city",
-    "postcode",
-    "state",
-    "country",
-    "national_id",
-    "loyalty_card",
-    "user_id",
-    "address",
-]
-TARGETS: tuple[str, ...] = get_args(Target)
+_TARGET_LIST = ", ".join(TARGETS)
 DateOrder = Literal["auto", "ymd", "mdy", "dmy"]
 
 
 class SourceMapping(BaseModel):
     """How one source's columns become customer fields, and how to read its dates and phones."""
 
-    columns: dict[str, Target] = Field(min_length=1)
+    columns: dict[str, str] = Field(min_length=1)
     date_order: DateOrder = "auto"
     phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
@@ -56,6 +34,8 @@ class SourceMapping(BaseModel):
     def _one_column_per_field(cls, columns: dict[str, str]) -> dict[str, str]:
         seen: dict[str, str] = {}
         for column, target in columns.items():
+            if target not in TARGETS:
+                raise ValueError(f"{column}: {target!r} is not a field; use one of {_TARGET_LIST}")
             if target in seen:
                 raise ValueError(f"{seen[target]!r} and {column!r} both map to {target}")
             seen[target] = column
@@ -112,7 +92,7 @@ def parse_map_options(options: list[str]) -> dict[str, str]:
             raise MappingError(f"--map must look like SRC_COLUMN=FIELD; got {option!r}", "map")
         if target not in TARGETS:
             raise MappingError(
-                f"--map {option}: {target!r} is not a field; use one of {', '.join(TARGETS)}",
+                f"--map {option}: {target!r} is not a field; use one of {_TARGET_LIST}",
                 "map",
             )
         pairs[column] = target

@@ -14,10 +14,16 @@ Parameters are estimated without labels: the prior from deterministic rules, u b
 sampling, m by expectation maximisation over several blocking passes, each leaving some
 comparisons free to learn. Only comparisons for fields the data holds are built, so the same
 code links the demo CRMs and the FEBRL files.
+
+The comparisons are specs compiled per engine: levels that call similarity functions name them
+as the engine does (`PortableLevel`: DuckDB's `jaro_winkler_similarity`, Spark's `jaro_winkler`
+from Splink's jar…), and a saved model is recompiled for another engine by `compile_model`, so
+a model trained on DuckDB scores on Spark and the other way round.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -26,8 +32,12 @@ import duckdb
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink import Linker, SettingsCreator, block_on
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.database_api import DatabaseAPI
+from splink.internals.dialects import SplinkDialect
 
+from clientcore.reconcile import ReconcileError
 from clientcore.reconcile.names import given_roots
 
 # A value held by more records than this is no personal identifier (placeholders, shop numbers).
@@ -116,10 +126,40 @@ def present_columns(table: pa.Table) -> set[str]:
     return {name for name in table.column_names if table.column(name).null_count < len(table)}
 
 
+# Does any element of one array appear in the other, per engine.
+_OVERLAP = {"duckdb": "list_has_any", "spark": "arrays_overlap"}
+
+
+class PortableLevel(ComparisonLevelCreator):
+    """A custom level whose SQL names its functions as the engine does: `{jaro_winkler}`,
+    `{damerau_levenshtein}` and `{overlap}` in the template become the engine's names.
+
+    sqlglot alone does not get these right (DuckDB's `jaro_winkler_similarity` has no Spark
+    builtin; Splink's jar registers `jaro_winkler`), so the names come from Splink's dialects.
+    On DuckDB a template gives exactly the SQL the models saved before it hold."""
+
+    def __init__(self, template: str, label: str) -> None:
+        self.template = template
+        self.label = label
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        engine = sql_dialect.sql_dialect_str
+        if engine not in _OVERLAP:
+            raise ReconcileError(f"linkage does not run on {engine}; use duckdb or spark", "engine")
+        return self.template.format(
+            jaro_winkler=sql_dialect.jaro_winkler_function_name,
+            damerau_levenshtein=sql_dialect.damerau_levenshtein_function_name,
+            overlap=_OVERLAP[engine],
+        )
+
+    def create_label_for_charts(self) -> str:
+        return self.label
+
+
 def _given_name() -> cl.CustomComparison:
     crosswise = (
-        "given_name_l = surname_r OR list_has_any(given_roots_l, surname_roots_r) "
-        "OR damerau_levenshtein(given_name_l, surname_r) <= 1"
+        "given_name_l = surname_r OR {overlap}(given_roots_l, surname_roots_r) "
+        "OR {damerau_levenshtein}(given_name_l, surname_r) <= 1"
     )
     return cl.CustomComparison(
         output_column_name="given_name",
@@ -131,7 +171,7 @@ def _given_name() -> cl.CustomComparison:
             ),
             cll.DamerauLevenshteinLevel("given_name", 1),
             cll.JaroWinklerLevel("given_name", 0.88),
-            cll.CustomLevel(crosswise, "Given name typed as surname"),
+            PortableLevel(crosswise, "Given name typed as surname"),
             cll.CustomLevel(
                 "substr(given_name_l, 1, 1) = substr(given_name_r, 1, 1)", "Same initial"
             ),
@@ -142,8 +182,8 @@ def _given_name() -> cl.CustomComparison:
 
 def _surname() -> cl.CustomComparison:
     crosswise = (
-        "surname_l = given_name_r OR list_has_any(surname_roots_l, given_roots_r) "
-        "OR damerau_levenshtein(surname_l, given_name_r) <= 1"
+        "surname_l = given_name_r OR {overlap}(surname_roots_l, given_roots_r) "
+        "OR {damerau_levenshtein}(surname_l, given_name_r) <= 1"
     )
     return cl.CustomComparison(
         output_column_name="surname",
@@ -152,7 +192,7 @@ def _surname() -> cl.CustomComparison:
             cll.ExactMatchLevel("surname", term_frequency_adjustments=True),
             cll.DamerauLevenshteinLevel("surname", 1),
             cll.JaroWinklerLevel("surname", 0.88),
-            cll.CustomLevel(crosswise, "Surname typed as given name"),
+            PortableLevel(crosswise, "Surname typed as given name"),
             cll.JaroWinklerLevel("surname", 0.8),
             cll.ElseLevel(),
         ],
@@ -203,8 +243,8 @@ def _address() -> cl.CustomComparison:
     squeezed = "replace(address_1_l, ' ', '')", "replace(address_1_r, ' ', '')"
     # Same place: the postcode one typo apart, or the town spelt nearly alike.
     local = (
-        "(damerau_levenshtein(postcode_l, postcode_r) <= 1 "
-        "OR jaro_winkler_similarity(city_l, city_r) >= 0.92)"
+        "({damerau_levenshtein}(postcode_l, postcode_r) <= 1 "
+        "OR {jaro_winkler}(city_l, city_r) >= 0.92)"
     )
     return cl.CustomComparison(
         output_column_name="address",
@@ -216,16 +256,16 @@ def _address() -> cl.CustomComparison:
             ).configure(is_null_level=True),
             cll.CustomLevel(f"{house} AND {same('postcode')}", "Same house, same postcode"),
             cll.CustomLevel(house, "Same house, postcode differs"),
-            cll.CustomLevel(
+            PortableLevel(
                 f"{same('street_number')} AND "
-                f"jaro_winkler_similarity({squeezed[0]}, {squeezed[1]}) >= 0.88 AND {local}",
+                f"{{jaro_winkler}}({squeezed[0]}, {squeezed[1]}) >= 0.88 AND {local}",
                 "Same number, street one typo apart",
             ),
-            cll.CustomLevel(
+            PortableLevel(
                 f"{squeezed[0]} = {squeezed[1]} AND {local}", "Same street, other or no number"
             ),
             cll.CustomLevel(same("postcode"), "Same postcode, other street"),
-            cll.CustomLevel(local, "Same town or postcode one typo apart"),
+            PortableLevel(local, "Same town or postcode one typo apart"),
             cll.ElseLevel(),
         ],
     )
@@ -345,12 +385,75 @@ def train(
 
 
 def new_linker(
-    compute: duckdb.DuckDBPyConnection, table: pa.Table, model: SettingsCreator | dict[str, Any]
+    db_api: DatabaseAPI, table: pa.Table, model: SettingsCreator | dict[str, Any]
 ) -> Linker:
-    """A Splink linker over `table` on the given DuckDB connection."""
-    db_api = DuckDBAPI(compute)
+    """A Splink linker over `table` on the engine of `db_api`; a saved model is compiled for
+    that engine first."""
+    if isinstance(model, dict):
+        model = compile_model(model, db_api.sql_dialect.sql_dialect_str)
     frame = db_api.register(table)
     return Linker(frame, model, log_level=SPLINK_LOG_LEVEL)
+
+
+def _catalogue(engine: str) -> dict[str, Any]:
+    """Every comparison and blocking rule this code can build, compiled for `engine`: a saved
+    model holds a subset of them."""
+    return settings(INPUT_COLUMNS).create_settings_dict(engine)
+
+
+def compile_model(model: dict[str, Any], engine: str) -> dict[str, Any]:
+    """The saved `model` with its SQL written for `engine`, parameters untouched.
+
+    Levels are matched by comparison and label (in order), blocking rules by their SQL in the
+    model's own dialect; a model whose comparisons this code no longer builds is refused rather
+    than guessed at."""
+    source = model.get("sql_dialect", "duckdb")
+    if source == engine:
+        return model
+    before, after = _catalogue(source), _catalogue(engine)
+    levels: dict[str, list[tuple[str, str, str]]] = {
+        old["output_column_name"]: [
+            (a["label_for_charts"], a["sql_condition"], b["sql_condition"])
+            for a, b in zip(old["comparison_levels"], new["comparison_levels"], strict=True)
+        ]
+        for old, new in zip(before["comparisons"], after["comparisons"], strict=True)
+    }
+    rules = {
+        old["blocking_rule"]: new["blocking_rule"]
+        for old, new in zip(
+            before["blocking_rules_to_generate_predictions"],
+            after["blocking_rules_to_generate_predictions"],
+            strict=True,
+        )
+    }
+    stale = ReconcileError(
+        f"the saved model was built by other comparisons than this version's and cannot be "
+        f"moved from {source} to {engine}; train a new one with `clientcore reconcile run "
+        f"--retrain --engine {engine}`",
+        "engine",
+    )
+    out = copy.deepcopy(model)
+    out["sql_dialect"] = engine
+    for comparison in out["comparisons"]:
+        known = levels.get(comparison["output_column_name"])
+        saved = comparison["comparison_levels"]
+        if known is None or [k[:2] for k in known] != [
+            (lvl["label_for_charts"], lvl["sql_condition"]) for lvl in saved
+        ]:
+            raise stale
+        for level, (_, _, sql) in zip(saved, known, strict=True):
+            level["sql_condition"] = sql
+    for rule in out["blocking_rules_to_generate_predictions"]:
+        text = rule["blocking_rule"] if isinstance(rule, dict) else rule
+        if text not in rules:
+            raise stale
+    out["blocking_rules_to_generate_predictions"] = [
+        {**rule, "blocking_rule": rules[rule["blocking_rule"]], "sql_dialect": engine}
+        if isinstance(rule, dict)
+        else rules[rule]
+        for rule in out["blocking_rules_to_generate_predictions"]
+    ]
+    return out
 
 
 def level_values(model: dict[str, Any], comparison: str) -> dict[str, int]:

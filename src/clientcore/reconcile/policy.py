@@ -36,6 +36,9 @@ class LinkagePolicy(BaseModel):
     u_max_pairs: float = Field(default=3e6, ge=1e4)
     # Pairs per EM pass at most (a sample when blocking gives more).
     em_max_pairs: float = Field(default=2e6, ge=1e4)
+    # How far (bits) reviewers' labels may move the model's calibration before many of them
+    # agree: the standard deviation of the prior on the shift `labels tune` fits.
+    label_shift_sd: float = Field(default=2.0, gt=0, le=16)
     seed: int = 1
 
     @model_validator(mode="after")

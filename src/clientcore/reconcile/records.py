@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from clientcore.reconcile import MappingError, UnknownRecordError
+from clientcore.reconcile.fields import RECORD_FIELDS
 from clientcore.reconcile.mapping import resolve_mapping
-from clientcore.reconcile.standardize import RECORD_FIELDS, standardize
+from clientcore.reconcile.standardize import standardize
 from clientcore.store import Store
 
 MAX_ERRORS_KEPT = 1000

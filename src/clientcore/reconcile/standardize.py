@@ -29,29 +29,10 @@ from clientcore.reconcile.address import (
     standardize_street,
     standardize_unit,
 )
+from clientcore.reconcile.fields import RECORD_FIELDS
 from clientcore.reconcile.mapping import DateOrder, SourceMapping
 from clientcore.reconcile.names import fold, split_full_name, standardize_given, standardize_surname
 
-# The columns of a standardized record, in the order they are stored.
-RECORD_FIELDS: tuple[str, ...] = (
-    "given_name",
-    "surname",
-    "full_name",
-    "birth_date",
-    "email",
-    "phone",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "city",
-    "postcode",
-    "state",
-    "country",
-    "national_id",
-    "loyalty_card",
-    "user_id",
-)
 _PLACEHOLDER_LOCALS = frozenset(
     {"noemail", "no.email", "none", "nomail", "na", "n.a", "noreply", "no-reply", "unknown",
      "test", "null", "email", "declined", "refused", "noone", "nobody"}
