@@ -1,14 +1,24 @@
-"""Latency of `GET /v1/recommendations` under concurrent load, from a separate process.
+"""Latency of `GET /v1/recommendations` at a fixed request rate, against `GET /health` in the
+same run.
 
-Serves a trained retailer (prepared and trained once under benchmarks/.work/) with
-`clientcore serve`, then an asyncio/httpx load generator sends requests at a fixed rate (open
-loop: latency is measured from each request's scheduled time, so a server falling behind shows
-up in the figures instead of slowing the generator down). The mix: 70% known customers by
-userId with their latest cookie as the visit, 30% anonymous visitors by cookie alone; `k=10`,
-`at` = ten minutes after the log's end. The generator shares the machine's two cores.
+Serves a trained retailer with `clientcore serve`: the generated retailer of `--customers`
+customers (100,000 products from 200,000 customers), imported and stitched once under
+benchmarks/.work/, padded in SQL with one-visit prospects (an anonymousId and a page view
+each, long before the log's end) until the store holds `--profiles` profiles, then trained.
+Requests are sent *open loop* from a second process on the same cores, with the raw
+keep-alive client of bench_decide.py: each request has a scheduled send time and its latency is
+measured from it, so a server falling behind shows in the figures. The mix: 70% known
+customers by userId with their latest cookie as the visit, 30% anonymous visitors of the
+retailer by cookie alone; `k=10`, `at` = ten minutes after the log's end (visits still open).
+The anchor is `/health` at the same rate, measured last. Each run also reports the server's CPU
+per request (from /proc, so it holds under other load) and the load average after it; the
+server's own count of requests answered from memory and from the store closes the document.
+The same mix is also timed in process, one request after another, reading its context from the
+store and from the log's tail in memory.
+
 Figure to reach: p99 ≤ 20 ms at 200 requests/s with 100,000 products and 1M profiles.
 
-    python benchmarks/bench_recs_route.py --customers 200000 --rates 50,100,200 --seconds 20
+    python benchmarks/bench_recs_route.py --customers 200000 --profiles 1000000 --rates 200
 """
 
 from __future__ import annotations
@@ -17,34 +27,113 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
 
-from _common import emit, machine
+from _common import WORK, emit, machine
+from bench_decide import _load
 from bench_recs_prepare import retailer_store
 from clientcore.personalize.model import Recommender, current_version
 from clientcore.personalize.train import train
 from clientcore.store import open_store
 
 ADMIN = "bench-admin-token"
+PAD_PREFIX = "prospect-"
 
 
-def _model(db: str, data: Path) -> Path:
+def served_store(customers: int, profiles: int) -> tuple[Path, str]:
+    """(generated data dir, DuckDB file) of the retailer padded to `profiles` profiles."""
+    data, source, _ = retailer_store(customers)
+    db = WORK / f"recs-route-{customers}-{profiles}.duckdb"
+    done = Path(str(db) + ".ready")
+    if not done.exists():
+        db.unlink(missing_ok=True)
+        shutil.rmtree(str(db) + ".models", ignore_errors=True)
+        shutil.copy(source, db)
+        pad(str(db), profiles)
+        done.touch()
+    return data, str(db)
+
+
+def pad(db: str, profiles: int) -> int:
+    """Add one-visit prospects until the store holds `profiles` profiles; how many were added.
+
+    Each has one identifier (its anonymousId, its own profile), one page view, and its row in
+    the identifier index, spread over the log's first part (never in a visit still open at its
+    end); identity's watermark moves past them, as a stitch would have. Training follows."""
+    store = open_store(db)
+    try:
+        have = int(store.query("SELECT count(DISTINCT profile_id) FROM identifiers")[0][0])
+        n = profiles - have
+        if n <= 0:
+            return 0
+        seq0, id0 = (int(x) for x in store.query(
+            "SELECT (SELECT max(seq) FROM events), (SELECT max(id) FROM identifiers)"
+        )[0])  # fmt: skip
+        first, last = store.query("SELECT min(timestamp), max(timestamp) FROM events")[0]
+        product = store.query(
+            "SELECT json_extract_string(payload, '$.properties.product_id') FROM events "
+            "WHERE event = 'Product Viewed' LIMIT 1"
+        )[0][0]
+        span = max(int((last - first).total_seconds()) - 7 * 86400, 1)
+        at = f"(TIMESTAMPTZ '{first.isoformat()}' + to_seconds((i * 7919) % {span}))"
+        with store.transaction():
+            store.execute(
+                f"""INSERT INTO events (seq, source, message_id, type, event, user_id,
+                       anonymous_id, channel, timestamp, received_at, payload)
+                    SELECT {seq0} + i, 'bench-pad', 'pad-' || i, 'page', NULL, NULL,
+                       '{PAD_PREFIX}' || i, 'web', {at}, {at},
+                       '{{"type":"page","anonymousId":"{PAD_PREFIX}' || i || '"}}'
+                    FROM range(1, {n} + 1) t(i)"""
+            )
+            store.execute(
+                f"""INSERT INTO identifiers SELECT {id0} + i, 'anonymous_id',
+                       '{PAD_PREFIX}' || i, {id0} + i, {seq0} + i, false
+                    FROM range(1, {n} + 1) t(i)"""
+            )
+            store.execute(
+                f"""INSERT INTO event_identifiers SELECT {seq0} + i, {id0} + i, {at}
+                    FROM range(1, {n} + 1) t(i)"""
+            )
+            # The last prospect looked at a product: the log ends on a product event, as a
+            # real one does, so the model's watermark (its last product event) is the log's
+            # end and the server's tail holds only the last hours, not every prospect.
+            store.execute(
+                f"""UPDATE events SET type = 'track', event = 'Product Viewed',
+                       payload = '{{"type":"track","event":"Product Viewed","anonymousId":"'
+                       || anonymous_id || '","properties":{{"product_id":"' || ? || '"}}}}'
+                    WHERE seq = {seq0 + n}""",
+                [product],
+            )
+            store.execute("DELETE FROM identity_state WHERE name = 'identity_watermark'")
+            store.execute("INSERT INTO identity_state VALUES ('identity_watermark', ?)", [seq0 + n])
+        return n
+    finally:
+        store.close()
+
+
+def _model(db: str, data: Path) -> tuple[Path, float]:
+    """The models directory (trained once), and the training's seconds (0 when reused)."""
     root = Path(db + ".models")
-    if current_version(root) is None:
-        store = open_store(db)
-        try:
-            train(store, root, data / "catalog.csv")
-        finally:
-            store.close()
-    return root
+    if current_version(root) is not None:
+        return root, 0.0
+    started = time.perf_counter()
+    store = open_store(db)
+    try:
+        train(store, root, data / "catalog.csv")
+    finally:
+        store.close()
+    return root, time.perf_counter() - started
 
 
 def _people(db: str, n: int) -> tuple[list[tuple[str, str]], list[str], int]:
@@ -57,7 +146,8 @@ def _people(db: str, n: int) -> tuple[list[tuple[str, str]], list[str], int]:
             [n],
         )
         visitors = store.query(
-            """SELECT value FROM identifiers WHERE type = 'anonymous_id' AND profile_id IN
+            f"""SELECT value FROM identifiers WHERE type = 'anonymous_id'
+               AND value NOT LIKE '{PAD_PREFIX}%' AND profile_id IN
                (SELECT profile_id FROM identifiers GROUP BY profile_id HAVING count(*) = 1)
                ORDER BY hash(value) LIMIT ?""",
             [n],
@@ -68,61 +158,107 @@ def _people(db: str, n: int) -> tuple[list[tuple[str, str]], list[str], int]:
     return [(str(u), str(a)) for u, a in known], [str(v[0]) for v in visitors], profiles
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(server: subprocess.Popen[bytes], run: Any) -> dict[str, Any]:
+    """A load run, with the server's CPU per request and the machine's load after it."""
+    before = _cpu_seconds(server.pid)
+    result: dict[str, Any] = run()
+    used = _cpu_seconds(server.pid) - before
+    result["server_cpu_ms_per_request"] = round(used * 1000 / max(result["requests"], 1), 2)
+    result["load_1m_after"] = round(os.getloadavg()[0], 2)
+    return result
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-async def _run(url: str, key: str, rate: float, seconds: float, make: object) -> dict:  # type: ignore[type-arg]
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=url, auth=(key, ""), limits=limits, timeout=30) as client:
+def _serve(db: str, root: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": ADMIN, "CLIENTCORE_MODELS": str(root)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "clientcore.cli", "serve", "--db", db, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,  # this script's stdout is one JSON document
+    )
+    for _ in range(1200):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                time.sleep(3.0)  # let start-up work (the identity graph, the model) settle
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the server did not become ready")
 
-        async def one(scheduled: float, params: dict) -> None:  # type: ignore[type-arg]
-            nonlocal errors
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+
+def in_process(db: str, root: Path, asks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Milliseconds one request costs inside the service, one after another on one thread,
+    reading the store (the path before the log's tail) and from memory (the server's path)."""
+    from clientcore.identity.spec import load_spec
+    from clientcore.identity.sync import IdentityService
+    from clientcore.personalize.service import RecommendationService
+
+    store = open_store(db)
+    try:
+        identity = IdentityService(store.reader(), load_spec())
+        out: dict[str, Any] = {}
+        for name, graph in (("store", None), ("memory", identity)):
+            service = RecommendationService(
+                store, root, identity=(lambda g=graph: g) if graph else None
+            )
+            service.load_current()
             try:
-                response = await client.get("/v1/recommendations", params=params)
-            except httpx.HTTPError:  # a connection dropped under overload counts as an error
-                errors += 1
-            else:
-                errors += response.status_code != 200
-            latencies.append(time.perf_counter() - scheduled)
+                for ask in asks[:50]:
+                    service.recommend(**_arguments(ask))
+                times = []
+                for ask in asks:
+                    started = time.perf_counter()
+                    service.recommend(**_arguments(ask))
+                    times.append((time.perf_counter() - started) * 1000)
+            finally:
+                service.close()
+            ms = np.array(times)
+            out[name] = {
+                "requests": len(times),
+                "mean_ms": round(float(ms.mean()), 2),
+                "p50_ms": round(float(np.percentile(ms, 50)), 2),
+                "p99_ms": round(float(np.percentile(ms, 99)), 2),
+                "load_1m_after": round(os.getloadavg()[0], 2),
+            }
+        identity.store.close()
+    finally:
+        store.close()
+    return out
 
-        start = time.perf_counter() + 0.2
-        n = int(rate * seconds)
-        tasks = [
-            asyncio.create_task(one(start + i / rate, make()))  # type: ignore[operator]
-            for i in range(n)
-        ]
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-    ms = np.array(latencies) * 1000
+
+def _arguments(ask: dict[str, Any]) -> dict[str, Any]:
     return {
-        "rate_target": rate,
-        "rate_achieved": round(len(latencies) / elapsed, 1),
-        "requests": len(latencies),
-        "errors": errors,
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p90_ms": round(float(np.percentile(ms, 90)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-        "max_ms": round(float(ms.max()), 2),
+        "profile": ask.get("profile"),
+        "session": ask.get("session"),
+        "k": int(ask["k"]),
+        "at": datetime.fromisoformat(ask["at"]),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200_000)
-    parser.add_argument("--rates", default="50,100,200")
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--rates", default="200")
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--in-process", type=int, default=2000, help="requests timed in process")
     args = parser.parse_args()
     facts = machine()
-    data, db, _ = retailer_store(args.customers)
-    root = _model(db, data)
+    data, db = served_store(args.customers, args.profiles)
+    root, train_seconds = _model(db, data)
     model = Recommender.load(root)
     at = (datetime.fromtimestamp(model.models.now, UTC) + timedelta(minutes=10)).isoformat()
     shape = {
@@ -132,34 +268,45 @@ def main() -> None:
     }
     del model
     known, visitors, profiles = _people(db, 20_000)
+    rng = random.Random(7)
+
+    def ask() -> dict[str, Any]:
+        if rng.random() < 0.7:
+            user, cookie = rng.choice(known)
+            return {"profile": user, "session": cookie, "k": 10, "at": at}
+        return {"session": rng.choice(visitors), "k": 10, "at": at}
+
+    cpu = in_process(db, root, [ask() for _ in range(args.in_process)]) if args.in_process else {}
+    print("in process", cpu, file=sys.stderr)
     port = _free_port()
-    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": ADMIN, "CLIENTCORE_MODELS": str(root)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "clientcore.cli", "serve", "--db", db, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,  # this script's stdout is one JSON document
-    )
+    server = _serve(db, root, port)
     url = f"http://127.0.0.1:{port}"
+    runs: dict[str, Any] = {}
+    served: dict[str, Any] = {}
     try:
-        _wait(url)
         key = httpx.post(
             f"{url}/v1/admin/keys",
             json={"name": "bench", "scope": "read"},
             headers={"Authorization": f"Bearer {ADMIN}"},
         ).json()["key"]
-        rng = random.Random(7)
-
-        def make() -> dict:  # type: ignore[type-arg]
-            if rng.random() < 0.7:
-                user, cookie = rng.choice(known)
-                return {"profile": user, "session": cookie, "k": 10, "at": at}
-            return {"session": rng.choice(visitors), "k": 10, "at": at}
-
-        asyncio.run(_run(url, key, 20, 3, make))  # warm-up
-        runs = [
-            asyncio.run(_run(url, key, float(rate), args.seconds, make))
-            for rate in args.rates.split(",")
-        ]
+        for rate in (float(r) for r in args.rates.split(",")):
+            n = int(rate * args.seconds)
+            paths = [f"/v1/recommendations?{urlencode(ask())}" for _ in range(n)]
+            result = _measured(
+                server, lambda p=paths, r=rate: asyncio.run(_load(port, p, r, (key, "")))
+            )
+            runs[f"recommendations@{rate:g}"] = result
+            print(f"recommendations@{rate:g}", result, file=sys.stderr)
+        rate = float(args.rates.split(",")[-1])
+        health = ["/health"] * int(rate * args.seconds)
+        runs[f"health@{rate:g}"] = _measured(
+            server, lambda: asyncio.run(_load(port, health, rate, None))
+        )
+        print(f"health@{rate:g}", runs[f"health@{rate:g}"], file=sys.stderr)
+        status = httpx.get(
+            f"{url}/v1/admin/recommendations/model", headers={"Authorization": f"Bearer {ADMIN}"}
+        ).json()
+        served = {"answered": status.get("answered"), "log_tail": status.get("log_tail")}
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -170,22 +317,14 @@ def main() -> None:
             "customers": args.customers,
             "profiles_in_store": profiles,
             **shape,
+            "training_seconds": round(train_seconds, 1),
             "mix": "70% known customer + cookie, 30% anonymous cookie; k=10",
+            "in_process": cpu,
             "runs": runs,
+            "server": served,
             "target": {"rate": 200, "p99_ms": 20},
         }
     )
-
-
-def _wait(url: str) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("the server did not become ready")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from clientcore.api.app import create_app
+from clientcore.personalize.live import LiveContext, context_of, read_context
 from clientcore.personalize.model import Recommender
+from clientcore.personalize.service import RecommendationService
 from tests.personalize.conftest import Retailer
 
 with warnings.catch_warnings():
@@ -137,6 +140,93 @@ def test_an_event_just_collected_changes_the_next_answer(
     assert shown != [item["product_id"] for item in before.json()["items"]]
     assert not set(shown) & set(viewed)  # what she is looking at is not suggested back
     assert sum(item["category"] == category for item in doc["items"]) >= 2
+    tail = _service(client).tail
+    assert tail is not None
+    assert visitor in tail.by_anonymous
+
+
+def _service(client: TestClient) -> RecommendationService:
+    return client.app.state.recommendations  # type: ignore[attr-defined,no-any-return]
+
+
+def _same(a: LiveContext, b: LiveContext) -> None:
+    assert (a.profile_id, a.session_events, a.new_events) == (
+        b.profile_id,
+        b.session_events,
+        b.new_events,
+    )
+    for name in ("items", "kinds", "times", "session"):
+        np.testing.assert_array_equal(getattr(a.context, name), getattr(b.context, name))
+    assert a.context.channel == b.context.channel
+
+
+def test_memory_and_store_give_the_same_context(
+    client: TestClient, read_key: str, shop: Retailer, at: datetime
+) -> None:
+    """The log's tail and the identity graph in memory read what the store lookups read:
+    known people by any identifier, with and without their cookie, anonymous visitors, a
+    visit collected a moment ago (before and after identity stitched it), strangers."""
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    service = _service(client)
+    model = service.model
+    visitor, user = str(uuid.uuid4()), "just-signed-up"
+    viewed = [str(p) for p in model.catalog.product_id[:2]]
+    batch = [
+        {
+            "type": "track",
+            "event": "Product Viewed",
+            "anonymousId": visitor,
+            "userId": user if n else None,
+            "messageId": str(uuid.uuid4()),
+            "timestamp": (at - timedelta(minutes=5 - n)).isoformat(),
+            "context": {"channel": "web"},
+            "properties": {"product_id": pid},
+        }
+        for n, pid in enumerate(viewed)
+    ]
+    sent = client.post("/v1/batch", json={"batch": batch}, auth=(_key(client, "write"), ""))
+    assert sent.status_code == 200, sent.text
+    people = rt.reader.query(
+        """SELECT u.value, max(a.value) FROM identifiers u JOIN identifiers a
+           ON a.profile_id = u.profile_id AND a.type = 'anonymous_id'
+           WHERE u.type IN ('user_id', 'email') GROUP BY u.value ORDER BY u.value LIMIT 40"""
+    )
+    asks: list[tuple[str | None, str | None]] = [(str(u), str(a)) for u, a in people]
+    asks += [(str(u), None) for u, _ in people[:10]] + [(None, str(a)) for _, a in people[:10]]
+    recent = rt.reader.query(
+        """SELECT DISTINCT e.anonymous_id, u.value FROM events e
+           JOIN identifiers a ON a.type = 'anonymous_id' AND a.value = e.anonymous_id
+           LEFT JOIN identifiers u ON u.profile_id = a.profile_id AND u.type = 'user_id'
+           WHERE e.seq <= ? AND e.timestamp >= to_timestamp(?) ORDER BY 1 LIMIT 20""",
+        [model.watermark, model.models.now - 1800],
+    )
+    asks += [(None, str(a)) for a, _ in recent] + [(u, str(a)) for a, u in recent if u]
+    asks += [("nobody@example.com", str(uuid.uuid4()))]
+    just_sent = [(None, visitor), (user, visitor)]
+    visits = 0
+    for stitched in (False, True):
+        if stitched:  # the visit just sent, once identity has stitched it (before, the
+            assert rt.identity.wait_idle()  # graph may run ahead of the tables it writes)
+            asks += just_sent
+        service._catch_up()
+        tail = service.tail
+        assert tail is not None
+        assert context_of(tail, model, None, visitor, at.timestamp(), None).session_events == 2
+        # an hour after the log's end, and ten minutes after it (visits still open)
+        for now in (at.timestamp(), model.models.now + 600):
+            assert tail.covers(now, model.watermark)
+            for profile, session in asks:
+                memory = context_of(tail, model, profile, session, now, None)
+                _same(memory, read_context(rt.reader, model, profile, session, now, None))
+                visits += memory.session_events > 0
+    assert visits >= 4  # open visits of the log and the one just sent were compared
+    rt.identity.reload()  # as after a rebuild: the tail indexes identifiers anew
+    service._catch_up()
+    assert not tail.behind()
+    for profile, session in asks[:15]:
+        now = model.models.now + 600
+        memory = context_of(tail, model, profile, session, now, None)
+        _same(memory, read_context(rt.reader, model, profile, session, now, None))
 
 
 def test_rules_and_bad_parameters(client: TestClient, read_key: str, at: datetime) -> None:

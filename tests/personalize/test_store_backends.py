@@ -10,11 +10,12 @@ import numpy as np
 
 from clientcore.collect.ingest import commit, prepare
 from clientcore.identity.spec import load_spec
-from clientcore.identity.sync import stitch
+from clientcore.identity.sync import IdentityService, stitch
 from clientcore.personalize.catalog import build_catalog
 from clientcore.personalize.data import event_products, read_interactions
-from clientcore.personalize.live import read_context
+from clientcore.personalize.live import context_of, read_context
 from clientcore.personalize.model import Recommender
+from clientcore.personalize.tail import LogTail
 from clientcore.store import Store
 from tests.personalize.conftest import Retailer
 
@@ -76,3 +77,50 @@ def test_live_visit_on_each_backend(store: Store, retailer: Retailer) -> None:
     later = read_context(store, model, None, str(anon), now + 3 * 3600, None)
     assert later.session_events == 0  # the visit closed after 30 minutes without events
     assert isinstance(datetime.fromtimestamp(now, UTC), datetime)
+
+
+def test_the_log_tail_reads_what_the_store_does_on_each_backend(
+    store: Store, retailer: Retailer
+) -> None:
+    """Following the log (its SQL differs by backend) and resolving people in the identity
+    graph give the contexts the store lookups give."""
+    _fill(store, retailer)
+    model = Recommender.load(retailer.models)
+    identity = IdentityService(store.reader(), load_spec())
+    last = store.query("SELECT max(timestamp) FROM events")[0][0]
+    now = last.astimezone(UTC).timestamp() + 60
+    tail = LogTail(store.reader(), 0, lambda: identity, clock=lambda: now)
+    try:
+        assert tail.covers(now, model.watermark)
+        people = store.query(
+            """SELECT e.anonymous_id, max(e.user_id) FROM events e
+               WHERE e.anonymous_id IS NOT NULL GROUP BY 1 ORDER BY max(e.seq) DESC LIMIT 25"""
+        )
+        assert people
+        for anon, user in people:
+            for profile, session in ((user, anon), (None, anon), (user, None)):
+                if profile is None and session is None:
+                    continue
+                memory = context_of(tail, model, profile, session, now, None)
+                stored = read_context(store, model, profile, session, now, None)
+                assert memory.profile_id == stored.profile_id
+                assert memory.session_events == stored.session_events
+                assert memory.new_events == stored.new_events
+                np.testing.assert_array_equal(memory.context.items, stored.context.items)
+                np.testing.assert_array_equal(memory.context.times, stored.context.times)
+        # Dropping what no request can need keeps serving the log's last hours (a log in the
+        # past, as here, is not overtaken by the clock), and every index consistent.
+        held = len(tail.events)
+        tail._prune(model.watermark)
+        assert tail.covers(now, model.watermark)
+        assert len(tail.events) <= held
+        for index in (tail.by_anonymous, tail.by_user, tail.by_identifier):
+            assert all(seq in tail.events for seqs in index.values() for seq in seqs)
+        anon = people[0][0]
+        again = context_of(tail, model, None, anon, now, None)
+        assert (
+            again.session_events == read_context(store, model, None, anon, now, None).session_events
+        )
+    finally:
+        tail.store.close()
+        identity.store.close()

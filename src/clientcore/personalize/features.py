@@ -16,7 +16,7 @@ from clientcore.personalize.candidates import CandidateModels
 from clientcore.personalize.cooccurrence import decay
 from clientcore.personalize.data import ADD, BUY, RETURN, VIEW
 from clientcore.personalize.popularity import KIND_WEIGHT
-from clientcore.personalize.rows import Rows
+from clientcore.personalize.rows import Rows, Sparse, distinct, member
 
 FEATURES: tuple[str, ...] = (
     "pop_overall",
@@ -159,7 +159,6 @@ class Featurizer:
     def score(self, ctx: Context) -> Scored:
         """Candidates for this context and their features."""
         m = self.m
-        n = m.n_items
         w = self.weights(ctx)
         items, inverse = np.unique(ctx.items, return_inverse=True)
         item_w = np.bincount(inverse, weights=w, minlength=len(items))
@@ -177,11 +176,10 @@ class Featurizer:
         strong = np.argsort(-item_w, kind="stable")[:MAX_CONTEXT_ITEMS]
         s_items, s_w = items[strong], item_w[strong]
         s_bought, s_sess = bought[strong], in_sess[strong]
-        cond = self.conditional
-        cooc_b = cond.weighted_sum(s_items[s_bought], s_w[s_bought])
-        cooc_v = cond.weighted_sum(s_items[~s_bought], s_w[~s_bought])
-        cooc_c = self.cosine.weighted_sum(s_items, s_w)
-        cooc_s = cond.weighted_sum(s_items[s_sess], s_w[s_sess])
+        cooc_b, cooc_v, cooc_s = self.conditional.sparse_sums(
+            s_items, s_w, [s_bought, ~s_bought, s_sess]
+        )
+        cooc_c = self.cosine.sparse_sum(s_items, s_w)
 
         # Session-kNN on the visit going on, else on the person's latest visit.
         if ctx.has_session:
@@ -191,14 +189,15 @@ class Featurizer:
             visit = ctx.items[ctx.times >= latest - 1800]
         else:
             visit = ctx.items
-        knn = m.knn.scores(visit, n)
+        knn = m.knn.sparse_scores(visit)
 
-        # ALS: fold the context in (history and visit together), score every item.
+        # ALS: fold the context in (history and visit together), retrieve its best items.
+        als_top = np.zeros(0, dtype=np.int64)
+        als: np.ndarray | None = None  # every item's score, when retrieval scored them all
+        vector = np.zeros(m.factors.n_factors, dtype=np.float32)
         if len(items):
             vector = m.factors.fold_in(items, np.log1p(item_w), self.threads)
-            als = m.factors.scores(vector)
-        else:
-            als = np.zeros(n, dtype=np.float32)
+            als_top, als = m.factors.top(vector, ALS_CANDIDATES)
 
         pop = m.popularity
 
@@ -212,7 +211,14 @@ class Featurizer:
 
         new_scores = attr(m.new_items)
         cands = self._candidates(
-            ctx, items, item_w, cooc_b + cooc_v + cooc_s, als, knn, cat_all, new_scores
+            ctx,
+            items,
+            item_w,
+            Sparse.total(cooc_b, cooc_v, cooc_s),
+            als_top,
+            knn,
+            cat_all,
+            new_scores,
         )
         X = np.full((len(cands), len(FEATURES)), np.nan, dtype=np.float32)
         cat = self.category[cands]
@@ -235,25 +241,25 @@ class Featurizer:
             if ok.any():
                 center = np.average(logp[ok], weights=np.maximum(w[ok], 1e-9))
                 X[:, F["price_gap"]] = np.abs(self.log_price[cands] - center)
-            X[:, F["als"]] = als[cands]
-            X[:, F["cooc_bought_with"]] = cooc_b[cands]
-            X[:, F["cooc_viewed_with"]] = cooc_v[cands]
-            X[:, F["cooc_cosine"]] = cooc_c[cands]
-            X[:, F["session_knn"]] = knn[cands]
+            X[:, F["als"]] = als[cands] if als is not None else m.factors.scores(vector, cands)
+            X[:, F["cooc_bought_with"]] = cooc_b.at(cands)
+            X[:, F["cooc_viewed_with"]] = cooc_v.at(cands)
+            X[:, F["cooc_cosine"]] = cooc_c.at(cands)
+            X[:, F["session_knn"]] = knn.at(cands)
         if ctx.has_session:
-            X[:, F["cooc_session"]] = cooc_s[cands]
+            X[:, F["cooc_session"]] = cooc_s.at(cands)
         self._own_history(ctx, cands, X)
         launched = m.catalog.launched[cands]
         X[:, F["item_age_days"]] = (ctx.now - launched) / 86400.0
         X[:, F["new_attribute_score"]] = attr(cands)
         X[:, F["log_price"]] = self.log_price[cands]
-        X[:, F["history_items"]] = len(np.unique(ctx.items[hist]))
-        X[:, F["session_items"]] = len(np.unique(ctx.items[~hist]))
+        X[:, F["history_items"]] = len(distinct(ctx.items[hist]))
+        X[:, F["session_items"]] = len(distinct(ctx.items[~hist]))
         return Scored(cands, X, items, item_w, bought, in_sess)
 
     def _own_history(self, ctx: Context, cands: np.ndarray, X: np.ndarray) -> None:
         """Buy-again, returns, earlier views and the visit's own items, per candidate."""
-        self_rows = np.isin(ctx.items, cands)
+        self_rows = member(ctx.items, cands)
         if not self_rows.any():
             X[:, F["repeatable"]] = self.repeatable[cands]
             return
@@ -278,9 +284,9 @@ class Featurizer:
         ctx: Context,
         items: np.ndarray,
         item_w: np.ndarray,
-        cooc: np.ndarray,
-        als: np.ndarray,
-        knn: np.ndarray,
+        cooc: Sparse,
+        als_top: np.ndarray,
+        knn: Sparse,
         cat_all: np.ndarray,
         new_scores: np.ndarray,
     ) -> np.ndarray:
@@ -288,15 +294,17 @@ class Featurizer:
         parts = [self.popular_in_channel[ctx.channel], self.popular]
         if len(items):
             parts.append(items[np.argsort(-item_w, kind="stable")[:HISTORY_CANDIDATES]])
-            parts.append(_top_nonzero(cooc, COOC_CANDIDATES))
-            parts.append(_top(als, ALS_CANDIDATES))
-            parts.append(_top_nonzero(knn, KNN_CANDIDATES))
-            for c in np.flatnonzero(cat_all > 0):
-                take = int(np.clip(round(CATEGORY_CANDIDATES * cat_all[c]), 5, 60))
-                parts.append(m.popularity.category_top[c][:take])
+            parts.append(cooc.top_positive(COOC_CANDIDATES))
+            parts.append(als_top)
+            parts.append(knn.top_positive(KNN_CANDIDATES))
+            liked = np.flatnonzero(cat_all > 0)
+            takes = np.clip(np.round(CATEGORY_CANDIDATES * cat_all[liked]), 5, 60).astype(int)
+            tops = m.popularity.category_top
+            for c, take in zip(liked.tolist(), takes.tolist(), strict=True):
+                parts.append(tops[c][:take])
         if len(m.new_items) and len(items):
             parts.append(m.new_items[_top_nonzero(new_scores, NEW_CANDIDATES)])
-        return np.unique(np.concatenate(parts).astype(np.int64))
+        return distinct(np.concatenate(parts).astype(np.int64))
 
     # -- whole-catalog scores of the baselines (the evaluation compares against them) ---
     def baseline_scores(self, ctx: Context, name: str) -> np.ndarray:
@@ -315,12 +323,6 @@ class Featurizer:
             vector = m.factors.fold_in(items, np.log1p(item_w), self.threads)
             return m.factors.scores(vector).astype(np.float64) + tie
         raise ValueError(f"unknown baseline {name!r}")
-
-
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    if len(values) <= k:
-        return np.arange(len(values))
-    return np.argpartition(-values, k - 1)[:k]
 
 
 def _top_nonzero(values: np.ndarray, k: int) -> np.ndarray:

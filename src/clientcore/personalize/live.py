@@ -1,27 +1,31 @@
-"""What happened since the model was trained, read from the store at request time.
+"""What happened since the model was trained, at request time: from the server's memory (the
+log's tail it follows, see `tail.py`) or, where that does not reach, from the store.
 
 The model holds every profile's history up to its watermark, and the profile's identifier
-ids. A request adds, through the indexes only (never a scan of the log), in three queries:
+ids. A request adds, whichever the source:
 
 1. the profile of `profile` (any identifier, normalized as the profile view does) and the
-   visit's anonymousId, in one lookup — a signed-in visitor brings their history along;
+   visit's anonymousId — a signed-in visitor brings their history along;
 2. which events carry the profile's identifiers or the visit's anonymousId, with their times
    (the identifier index): the profile's events after the watermark (a purchase an hour ago
    is "just bought") and the visit's events of the last hours;
-3. those events by seq, together with the ones collected a moment ago that identity has not
-   stitched yet (after the identity watermark, matched on `anonymous_id` / `user_id`; on
-   DuckDB the seq zone maps keep that to the newest row group).
+3. those events, together with the ones collected a moment ago that identity has not
+   stitched yet (after the identity watermark, matched on `anonymous_id` / `user_id`).
 
-A profile that did not exist at training is looked up in the store instead (one more query).
-Identifiers a known profile gained since training are not followed until the next training,
-except the visit's own. The visit going on is the trailing run of the anonymousId's events
-without a 30-minute pause.
+From the store that is three queries through the indexes (never a scan of the log; on DuckDB
+the seq zone maps keep the last to the newest row group), plus one for a profile that did not
+exist at training. Identifiers a known profile gained since training are not followed until
+the next training, except the visit's own. The visit going on is the trailing run of the
+anonymousId's events without a 30-minute pause.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -39,12 +43,13 @@ MAX_EVENTS = 500  # newest events read per request
 _SENTINEL = -(2**62)  # keeps an IN list from looking like a dense range (see profiles.history)
 _COMMERCE = ", ".join(f"'{e}'" for e in COMMERCE_EVENTS)
 _PAYLOAD = f"CASE WHEN event IN ({_COMMERCE}) THEN CAST(payload AS VARCHAR) END"
-_COLUMNS = f"seq, timestamp, event, anonymous_id, {_PAYLOAD}"
-_BY_SEQ = f"SELECT {_COLUMNS} FROM events WHERE seq IN ({{marks}})"
-_TAIL = f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND (anonymous_id = ? OR user_id = ?)"
+COLUMNS = f"seq, timestamp, event, anonymous_id, user_id, {_PAYLOAD}"
+_BY_SEQ = f"SELECT {COLUMNS} FROM events WHERE seq IN ({{marks}})"
+_TAIL = f"SELECT {COLUMNS} FROM events WHERE seq > ? AND (anonymous_id = ? OR user_id = ?)"
 IDENTITY_WATERMARK = (
     "SELECT coalesce(max(value), 0) FROM identity_state WHERE name = 'identity_watermark'"
 )
+_NO_PRODUCTS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,22 +60,65 @@ class LiveContext:
     new_events: int  # the profile's product events after the model's watermark
 
 
-@dataclass(frozen=True)
-class _Row:
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One event as the recommender needs it: its product ids read from the payload once."""
+
     seq: int
     t: float
     event: str | None
     anonymous_id: str | None
-    payload: str | None
+    user_id: str | None
+    kind: int | None  # VIEW, ADD, BUY, RETURN; None for other events
+    products: tuple[str, ...]
+
+
+def row_of(r: tuple[Any, ...]) -> Row:
+    """A `Row` from (seq, timestamp, event, anonymous_id, user_id, commerce payload)."""
+    seq, when, event, anonymous_id, user_id, payload = r
+    kind = KIND_OF_EVENT.get(event or "")
+    products = _product_ids(kind, payload) if kind is not None and payload else _NO_PRODUCTS
+    t = when.timestamp() if isinstance(when, datetime) else float(when)
+    return Row(int(seq), t, event, anonymous_id, user_id, kind, products)
+
+
+def _product_ids(kind: int, payload: str) -> tuple[str, ...]:
+    properties = orjson.loads(payload).get("properties") or {}
+    if not isinstance(properties, dict):
+        return _NO_PRODUCTS
+    if kind == BUY:
+        lines = properties.get("products")
+        lines = lines if isinstance(lines, list) else []
+        ids = [p.get("product_id") for p in lines if isinstance(p, dict)]
+    else:
+        ids = [properties.get("product_id")]
+    return tuple(str(pid) for pid in ids if pid is not None)
 
 
 @dataclass
-class _Resolved:
+class Resolved:
     profile_id: int | None = None
     session_ident: int | None = None
     session_profile: int | None = None
     matched: dict[int, list[int]] = field(default_factory=dict)  # profile -> identifier ids
     user_id: str | None = None  # the userId `profile` was, when it was one
+
+
+class Source(Protocol):
+    """Where a request reads what the model does not hold: the store, or the server's memory."""
+
+    def resolve(self, profile: str | None, session: str | None) -> Resolved: ...
+
+    def identifiers_of(self, profile_id: int) -> Iterable[int]:
+        """Every identifier id of a profile the model did not know at training."""
+        ...
+
+    def rows(
+        self, watermark: int, idents: list[int], found: Resolved, session: str | None, now: float
+    ) -> dict[int, Row]:
+        """The profile's events after the model's watermark, the visit's recent events, and
+        what arrived after the identity watermark for either, by seq."""
+        ...
 
 
 def read_context(
@@ -83,24 +131,31 @@ def read_context(
     spec: IdentitySpec | None = None,
     identity_watermark: int | None = None,
 ) -> LiveContext:
-    """The context of one request. `identity_watermark` may be a recent reading of the
-    identity follower's watermark (a stale, smaller value only widens the last query)."""
-    found = _resolve(store, profile, session, spec or load_spec())
+    """The context of one request, from the store. `identity_watermark` may be a recent
+    reading of the identity follower's watermark (a stale, smaller value only widens the last
+    query)."""
+    source = StoreSource(store, spec or load_spec(), identity_watermark)
+    return context_of(source, model, profile, session, now, channel)
+
+
+def context_of(
+    source: Source,
+    model: Recommender,
+    profile: str | None,
+    session: str | None,
+    now: float,
+    channel: int | None,
+) -> LiveContext:
+    """The context of one request: the model's history of the person, what the source says
+    happened since, and the visit going on."""
+    found = source.resolve(profile, session)
     profile_id = found.profile_id if found.profile_id is not None else found.session_profile
     idents: list[int] = []
     if profile_id is not None:
         known = model.history.identifiers(profile_id)
-        if known is None:
-            known = np.array(
-                [int(r[0]) for r in store.query(
-                    "SELECT id FROM identifiers WHERE profile_id = ?", [profile_id]
-                )],
-                dtype=np.int64,
-            )  # fmt: skip
-        idents = sorted(set(known.tolist()) | set(found.matched.get(profile_id, [])))
-    if identity_watermark is None:
-        identity_watermark = int(store.query(IDENTITY_WATERMARK)[0][0])
-    rows = _rows(store, model.watermark, idents, found, session, identity_watermark, now)
+        owned = known.tolist() if known is not None else source.identifiers_of(profile_id)
+        idents = sorted(set(owned) | set(found.matched.get(profile_id, [])))
+    rows = source.rows(model.watermark, idents, found, session, now)
     ordered = [rows[s] for s in sorted(rows) if rows[s].t <= now]  # `at` replays the past
     visit = [r for r in ordered if session and r.anonymous_id == session]
     open_now = current_session(np.array([r.t for r in visit]), now)
@@ -137,26 +192,19 @@ def read_context(
     )
 
 
-def _resolve(
-    store: Store, profile: str | None, session: str | None, spec: IdentitySpec
-) -> _Resolved:
-    """The profile `profile` denotes and the visit's identifier, in one query.
+def resolve_rows(
+    rows: Iterable[tuple[int, str, str, int | None, bool]],
+    spellings: list[tuple[str, str]],
+    session: str | None,
+    spec: IdentitySpec,
+) -> Resolved:
+    """The profile `profile` denotes and the visit's identifier, from the identifier rows
+    (id, type, value, profile_id, quarantined) holding any of their values.
 
     `profile` is resolved exactly as `profiles.lookup.find_profile` does (every spelling it
-    could be; the spelling whose normalizer fits the stored type wins); the visit's
-    anonymousId rides along in the same IN list.
+    could be; the spelling whose normalizer fits the stored type wins).
     """
-    out = _Resolved()
-    spellings = candidates(profile, spec.default_region) if profile else []
-    values = list(dict.fromkeys([v for _, v in spellings] + ([session] if session else [])))
-    if not values:
-        return out
-    marks = ", ".join("?" for _ in values)
-    rows = store.query(
-        "SELECT id, type, value, profile_id, quarantined FROM identifiers "
-        f"WHERE value IN ({marks})",
-        values,
-    )
+    out = Resolved()
     normalizer_of = {rule.type: rule.normalize for rule in spec.identifiers}
     rank_of = {rule.type: position for position, rule in enumerate(spec.identifiers)}
     best: tuple[int, int, int, int] | None = None
@@ -178,82 +226,116 @@ def _resolve(
     return out
 
 
-def _rows(
-    store: Store,
-    watermark: int,
+@lru_cache(maxsize=65_536)
+def _spellings(raw: str, region: str) -> tuple[tuple[str, str], ...]:
+    """Cached: a person asks again on every page, and parsing a phone costs ~0.2 ms."""
+    return tuple(candidates(raw, region))
+
+
+def lookup_values(
+    profile: str | None, session: str | None, spec: IdentitySpec
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(spellings of `profile`, every value to look up: those and the visit's anonymousId)."""
+    spellings = list(_spellings(profile, spec.default_region)) if profile else []
+    values = list(dict.fromkeys([v for _, v in spellings] + ([session] if session else [])))
+    return spellings, values
+
+
+def chosen_seqs(
+    pairs: Iterable[tuple[int, int, float]],
     idents: list[int],
-    found: _Resolved,
-    session: str | None,
-    identity_watermark: int,
+    session_ident: int | None,
+    watermark: int,
     now: float,
-) -> dict[int, _Row]:
-    """The profile's events after the model's watermark, the visit's recent events, and what
-    arrived after the identity watermark for either.
-
-    The identifier index carries each event's time, so only events that can matter — after
-    the watermark, or in the last hours of the visit — are read from the log (reading a
-    payload decompresses its row group: the costly part of a lookup).
-    """
-    wanted = [*idents, *([found.session_ident] if found.session_ident is not None else [])]
+) -> list[int]:
+    """Of the (identifier id, seq, time) index entries, the events that can matter — the
+    profile's after the watermark, the visit's in the last hours — newest MAX_EVENTS, in seq
+    order."""
+    profile_set = set(idents)
+    recent = now - VISIT_HOURS * 3600
     seqs: set[int] = set()
-    if wanted:
-        marks = ", ".join("?" for _ in range(len(wanted) + 1))
-        pairs = store.query(
-            "SELECT identifier_id, seq, timestamp FROM event_identifiers "
-            f"WHERE identifier_id IN ({marks})",
-            [*wanted, _SENTINEL],
+    for ident, seq, t in pairs:
+        if t > now:
+            continue
+        if (ident in profile_set and seq > watermark) or (ident == session_ident and t >= recent):
+            seqs.add(seq)
+    return sorted(seqs)[-MAX_EVENTS:]
+
+
+class StoreSource:
+    """The store as a `Source`: three indexed queries a request."""
+
+    def __init__(self, store: Store, spec: IdentitySpec, identity_watermark: int | None) -> None:
+        self.store = store
+        self.spec = spec
+        self.identity_watermark = identity_watermark
+
+    def resolve(self, profile: str | None, session: str | None) -> Resolved:
+        """One query: every identifier row holding one of the values."""
+        spellings, values = lookup_values(profile, session, self.spec)
+        if not values:
+            return Resolved()
+        marks = ", ".join("?" for _ in values)
+        rows = self.store.query(
+            "SELECT id, type, value, profile_id, quarantined FROM identifiers "
+            f"WHERE value IN ({marks})",
+            values,
         )
-        profile_set = set(idents)
-        recent = now - VISIT_HOURS * 3600
-        for ident, seq, when in pairs:
-            t = when.timestamp()
-            if t > now:
-                continue
-            if (int(ident) in profile_set and int(seq) > watermark) or (
-                int(ident) == found.session_ident and t >= recent
-            ):
-                seqs.add(int(seq))
-    parts: list[str] = []
-    params: list[Any] = []
-    if seqs:
-        chosen = sorted(seqs)[-MAX_EVENTS:]
-        parts.append(_BY_SEQ.format(marks=", ".join("?" for _ in chosen)))
-        params += chosen
-    if session or found.user_id:
-        parts.append(_TAIL)
-        params += [identity_watermark, session or "", found.user_id or ""]
-    if not parts:
-        return {}
-    sql = " UNION ALL ".join(parts)
-    return {int(r[0]): _row(r) for r in store.query(sql, params)}
+        return resolve_rows(rows, spellings, session, self.spec)
+
+    def identifiers_of(self, profile_id: int) -> list[int]:
+        rows = self.store.query("SELECT id FROM identifiers WHERE profile_id = ?", [profile_id])
+        return [int(r[0]) for r in rows]
+
+    def rows(
+        self, watermark: int, idents: list[int], found: Resolved, session: str | None, now: float
+    ) -> dict[int, Row]:
+        """The identifier index carries each event's time, so only events that can matter are
+        read from the log (reading a payload decompresses its row group: the costly part)."""
+        wanted = [*idents, *([found.session_ident] if found.session_ident is not None else [])]
+        chosen: list[int] = []
+        if wanted:
+            marks = ", ".join("?" for _ in range(len(wanted) + 1))
+            pairs = self.store.query(
+                "SELECT identifier_id, seq, timestamp FROM event_identifiers "
+                f"WHERE identifier_id IN ({marks})",
+                [*wanted, _SENTINEL],
+            )
+            chosen = chosen_seqs(
+                ((int(i), int(s), w.timestamp()) for i, s, w in pairs),
+                idents,
+                found.session_ident,
+                watermark,
+                now,
+            )
+        parts: list[str] = []
+        params: list[Any] = []
+        if chosen:
+            parts.append(_BY_SEQ.format(marks=", ".join("?" for _ in chosen)))
+            params += chosen
+        if session or found.user_id:
+            if self.identity_watermark is None:
+                self.identity_watermark = int(self.store.query(IDENTITY_WATERMARK)[0][0])
+            parts.append(_TAIL)
+            params += [self.identity_watermark, session or "", found.user_id or ""]
+        if not parts:
+            return {}
+        sql = " UNION ALL ".join(parts)
+        return {int(r[0]): row_of(r) for r in self.store.query(sql, params)}
 
 
-def _row(r: tuple[Any, ...]) -> _Row:
-    return _Row(int(r[0]), r[1].timestamp(), r[2], r[3], r[4])
-
-
-def _products(rows: list[_Row], index: dict[str, int]) -> tuple[np.ndarray, ...]:
+def _products(rows: list[Row], index: dict[str, int]) -> tuple[np.ndarray, ...]:
     """(items, kinds, times) of the product events among `rows`."""
     items: list[int] = []
     kinds: list[int] = []
     times: list[float] = []
     for r in rows:
-        kind = KIND_OF_EVENT.get(r.event or "")
-        if kind is None or not r.payload:
+        if r.kind is None:
             continue
-        properties = orjson.loads(r.payload).get("properties") or {}
-        if not isinstance(properties, dict):
-            continue
-        if kind == BUY:
-            lines = properties.get("products")
-            lines = lines if isinstance(lines, list) else []
-            ids = [p.get("product_id") for p in lines if isinstance(p, dict)]
-        else:
-            ids = [properties.get("product_id")]
-        for pid in ids:
-            item = index.get(str(pid)) if pid is not None else None
+        for pid in r.products:
+            item = index.get(pid)
             if item is not None:
                 items.append(item)
-                kinds.append(kind)
+                kinds.append(r.kind)
                 times.append(r.t)
     return (np.array(items, np.int32), np.array(kinds, np.int8), np.array(times, np.float64))

@@ -30,7 +30,8 @@ from clientcore.personalize.history import HistoryIndex
 from clientcore.personalize.popularity import Popularity
 from clientcore.personalize.ranker import Ranker
 from clientcore.personalize.reasons import explain, signals
-from clientcore.personalize.rules import ItemFacts, Rules, apply_rules
+from clientcore.personalize.rows import distinct
+from clientcore.personalize.rules import ItemFacts, Rules, diversify, eligible
 from clientcore.personalize.session_knn import SessionKNN
 
 KEEP_VERSIONS = 5
@@ -97,6 +98,15 @@ class Recommender:
             category=c.category,
         )
         self.loaded_at = time.time()
+        self._described: dict[int, dict[str, Any]] = {}
+
+    def describe(self, item: int) -> dict[str, Any]:
+        """The catalog's description of an item, built once per item and model (read only:
+        callers copy it)."""
+        found = self._described.get(item)
+        if found is None:
+            found = self._described[item] = self.catalog.describe(item)
+        return found
 
     def warm(self) -> None:
         """Run one request's computations once, so the first real request does not pay for
@@ -115,11 +125,19 @@ class Recommender:
         return scored, np.argsort(-score, kind="stable"), score
 
     def recommend(self, ctx: Context, k: int, rules: Rules) -> list[Recommendation]:
-        scored, order, score = self.rank(ctx)
-        ranked = scored.items[order]
-        bought = np.unique(ctx.items[ctx.kinds == BUY])
-        returned = np.unique(ctx.items[ctx.kinds == RETURN])
-        shown = apply_rules(ranked, self.facts, rules, bought, returned, ctx.now, k)
+        """The list after the business rules, with reasons.
+
+        Candidates the rules would drop (bought, returned, out of stock, the visit's own…)
+        are dropped before the ranker scores them rather than after: each row's score does
+        not depend on the others, so the list is the same, for a third less ranking."""
+        scored = self.featurizer.score(ctx)
+        bought = distinct(ctx.items[ctx.kinds == BUY])
+        returned = distinct(ctx.items[ctx.kinds == RETURN])
+        ok = np.flatnonzero(eligible(scored.items, self.facts, rules, bought, returned, ctx.now))
+        score = np.full(len(scored.items), -np.inf)
+        score[ok] = self.ranker.predict(scored.features[ok]) if len(ok) else 0.0
+        ranked = scored.items[ok[np.argsort(-score[ok], kind="stable")]]
+        shown = diversify(ranked, self.facts.category, k, rules.category_cap(k))
         if len(shown) == 0:
             return []
         rows = np.searchsorted(scored.items, shown)
@@ -134,7 +152,7 @@ class Recommender:
                 item,
                 scored,
                 self.featurizer.conditional,
-                self.catalog.describe,
+                self.describe,
                 x,
                 ctx.channel,
             )

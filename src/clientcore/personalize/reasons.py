@@ -51,6 +51,12 @@ SIGNAL_OF: dict[str, str] = {
 }
 _SIGNALS = sorted(set(SIGNAL_OF.values()))
 _GROUPS = [np.array([F[n] for n, sig in SIGNAL_OF.items() if sig == s]) for s in _SIGNALS]
+# Popularity is never the reason a drop names, so the ranker does not score its occlusion.
+_PERSONAL = np.array([g for g, s in enumerate(_SIGNALS) if s != "popular"])
+_PERSONAL_GROUPS = [_GROUPS[g] for g in _PERSONAL]
+_OCCLUDE = np.zeros((len(_PERSONAL), len(FEATURES)), dtype=bool)  # the columns each hides
+for _g, _columns in enumerate(_PERSONAL_GROUPS):
+    _OCCLUDE[_g, _columns] = True
 # What "absent" looks like for each feature: no score, no count; unknown recency.
 _ABSENT = np.array(
     [np.nan if name.startswith("days_since") else 0.0 for name in FEATURES], dtype=np.float32
@@ -61,6 +67,7 @@ _ABSENT = np.array(
 # little more: a concrete signal wins when it carries at least this share of the best one.
 CONCRETE = ("buy_again", "this_visit", "bought_with", "viewed_with", "viewed_before")
 CONCRETE_SHARE = 0.25
+_CONCRETE = np.array([_SIGNALS.index(s) for s in CONCRETE])
 
 
 def signals(
@@ -69,23 +76,28 @@ def signals(
     """The winning signal of each row (whose ranker score is `base`): the personal signal
     whose removal lowers the score most (a concrete one when it comes close), when one does;
     popularity otherwise."""
-    n, groups = len(features), len(_SIGNALS)
+    n, groups = len(features), len(_PERSONAL)
     if n == 0:
         return []
-    occluded = np.repeat(features[None, :, :], groups, axis=0)
-    for g, columns in enumerate(_GROUPS):
-        occluded[g][:, columns] = _ABSENT[columns]
-    drop = base[None, :] - predict(occluded.reshape(groups * n, -1)).reshape(groups, n)
-    drop[_SIGNALS.index("popular")] = -np.inf
-    chosen: list[str] = []
-    for row in drop.T:
-        best = int(np.argmax(row))
-        if row[best] <= 0:
-            chosen.append("popular")
-            continue
-        close = [s for s in CONCRETE if row[_SIGNALS.index(s)] >= CONCRETE_SHARE * row[best]]
-        chosen.append(close[0] if close else _SIGNALS[best])
-    return chosen
+    occluded = np.where(_OCCLUDE[:, None, :], _ABSENT[None, None, :], features[None, :, :])
+    same = (occluded == features) | (np.isnan(occluded) & np.isnan(features))
+    changed = ~same.all(axis=2)
+    # A row the occlusion leaves as it was scores as it did: its drop is 0, unscored.
+    personal = np.zeros((groups, n))
+    if changed.any():
+        personal[changed] = base[np.nonzero(changed)[1]] - predict(occluded[changed])
+    drop = np.full((len(_SIGNALS), n), -np.inf)  # popularity never wins on its own drop
+    drop[_PERSONAL] = personal
+    best = np.argmax(drop, axis=0)
+    top = drop[best, np.arange(n)]
+    close = drop[_CONCRETE] >= CONCRETE_SHARE * top  # concrete signals near the best, in order
+    first = np.argmax(close, axis=0)
+    return [
+        "popular" if t <= 0 else CONCRETE[f] if near else _SIGNALS[b]
+        for b, t, f, near in zip(
+            best.tolist(), top.tolist(), first.tolist(), close.any(axis=0).tolist(), strict=True
+        )
+    ]
 
 
 def explain(
@@ -98,7 +110,7 @@ def explain(
     channel: int,
 ) -> dict[str, Any]:
     """{code, text, product_id?} for one recommended item."""
-    f = {name: features[k] for k, name in enumerate(FEATURES)}
+    f = _Named(features)
     category = describe(item)["category"]
     if signal in ("bought_with", "viewed_with", "this_visit"):
         anchor = _anchor(signal, item, scored, conditional)
@@ -131,6 +143,18 @@ def explain(
         return _reason("category", f"popular in {category}, which you shop")
     where = CHANNELS[channel] if 0 <= channel < len(CHANNELS) else "web"
     return _reason("popular", f"popular on {where} right now")
+
+
+class _Named:
+    """One feature row read by feature name."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: np.ndarray) -> None:
+        self.row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self.row[F[name]]
 
 
 def _ago(days: float) -> str:

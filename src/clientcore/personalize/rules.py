@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clientcore.personalize.errors import InvalidRequestError
+from clientcore.personalize.rows import member
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,9 @@ def eligible(
     launched = facts.launched[items]
     ok &= ~(launched > now)  # nan (unknown) passes
     if rules.exclude_returned and len(returned):
-        ok &= ~np.isin(items, returned)
+        ok &= ~member(items, returned)
     if rules.exclude_bought and len(bought):
-        ok &= ~(np.isin(items, bought) & ~facts.repeatable[items])
+        ok &= ~(member(items, bought) & ~facts.repeatable[items])
     price = facts.price[items]
     if rules.min_price is not None:
         ok &= price >= rules.min_price
@@ -79,7 +80,7 @@ def eligible(
     if rules.min_margin is not None:
         ok &= facts.margin[items] >= rules.min_margin
     if rules.exclude:
-        ok &= ~np.isin(items, np.fromiter(rules.exclude, dtype=np.int64))
+        ok &= ~member(items, np.fromiter(rules.exclude, dtype=np.int64))
     return ok
 
 

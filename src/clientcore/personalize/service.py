@@ -1,5 +1,5 @@
 """The recommender inside a running server (or a CLI command): one model in memory, swapped
-whole.
+whole, and — in a server — the log's tail in memory, so a request reads no store.
 
 Requests read `self._model` once and use that object to the end, so a reload or a training
 run replaces the reference (one atomic assignment) without stopping or failing a request in
@@ -7,10 +7,17 @@ flight; the old version is freed when its last request finishes. A server also f
 models directory: when another process (a `recommend train` against PostgreSQL, a scheduler)
 points `CURRENT` at a new version, the next request after the check interval starts loading it
 in the background.
+
+Given the identity graph the server keeps (and the collector's count of committed events), the
+service follows the log (`tail.py`): a request whose moment the tail covers is answered from
+memory, after a catch-up when the collector committed since the last one (so an event just
+collected counts at once); a background thread catches up every second for writers elsewhere.
+Anything else (a replay older than the tail, a CLI command) reads the store.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -19,20 +26,32 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadpoolctl import threadpool_limits
 
 from clientcore.identity.spec import load_spec
 from clientcore.personalize.data import CHANNELS
 from clientcore.personalize.errors import InvalidRequestError, NoModelError
-from clientcore.personalize.live import IDENTITY_WATERMARK, read_context
+from clientcore.personalize.live import (
+    IDENTITY_WATERMARK,
+    LiveContext,
+    StoreSource,
+    context_of,
+)
 from clientcore.personalize.model import MAX_K, Recommender, current_version
 from clientcore.personalize.rules import Rules
-from clientcore.store import Store
+from clientcore.personalize.tail import LogTail
+from clientcore.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from clientcore.identity.sync import IdentityService
+
+log = logging.getLogger("clientcore.personalize")
 
 FOLLOW_SECONDS = 5.0
 WATERMARK_SECONDS = 1.0
+TAIL_SECONDS = 1.0  # the background catch-up, for writers other than this server's collector
 
 
 class RecommendationService:
@@ -42,7 +61,11 @@ class RecommendationService:
         root: Path,
         clock: Callable[[], float] = time.time,
         follow_seconds: float = FOLLOW_SECONDS,
+        identity: Callable[[], IdentityService | None] | None = None,
+        committed: Callable[[], int] | None = None,
     ) -> None:
+        """`identity` (the server's identity graph) turns on answering from memory;
+        `committed` counts the events this server's collector committed so far."""
         self.store = store
         self.root = root
         self.clock = clock
@@ -60,6 +83,14 @@ class RecommendationService:
         # threads each pays a wake-up worth more than the work on a busy machine, so the
         # process serving recommendations keeps BLAS to one thread (restored on close).
         self._blas = threadpool_limits(limits=1, user_api="blas")
+        self._identity = identity
+        self._committed = committed or (lambda: 0)
+        self._seen = -1  # `committed` when the tail last caught up
+        self.tail: LogTail | None = None
+        self.answered = {"memory": 0, "store": 0}  # where requests read their context
+        self._tail_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
 
     # -- model lifecycle ---------------------------------------------------------------
     @property
@@ -95,6 +126,37 @@ class RecommendationService:
     def _install(self, model: Recommender) -> None:
         self._model = model  # the swap: one reference assignment
         self.swaps += 1
+        if self._identity is not None and self.tail is None:
+            self._start_tail(model.watermark)
+
+    def _start_tail(self, base: int) -> None:
+        """Read the log's tail (events after `base`, the first model's watermark, and the last
+        hours) and keep following it."""
+        with self._tail_lock:
+            if self.tail is not None or self._identity is None:
+                return
+            seen = self._committed()
+            self.tail = LogTail(self.store.reader(), base, self._identity, self.clock)
+            self._seen = seen
+        self._follower = threading.Thread(
+            target=self._follow_tail, name="clientcore-recs-tail", daemon=True
+        )
+        self._follower.start()
+
+    def _follow_tail(self) -> None:
+        while not self._stop.wait(TAIL_SECONDS):
+            try:
+                self._catch_up()
+            except Exception:  # logged; the next round tries again (requests catch up too)
+                log.exception("following the event log failed; retrying in a second")
+
+    def _catch_up(self) -> None:
+        tail, model = self.tail, self._model
+        if tail is None:
+            return
+        seen = self._committed()
+        tail.catch_up(model.watermark if model is not None else None)
+        self._seen = seen
 
     def follow(self) -> None:
         """Every few seconds at most: if CURRENT moved, load the new version in the
@@ -154,9 +216,7 @@ class RecommendationService:
         model = self.model  # this request's model, whatever is swapped in meanwhile
         now = at.timestamp() if at is not None else self.clock()
         code = CHANNELS.index(channel) if channel is not None else None
-        with self._reader() as store:
-            watermark = self._identity_watermark(store)
-            live = read_context(store, model, profile, session, now, code, self.spec, watermark)
+        live = self._context(model, profile, session, now, code)
         chosen = rules or Rules()
         if live.context.has_session:
             # the visit's own products are what the shopper is looking at: suggest others
@@ -177,13 +237,51 @@ class RecommendationService:
             "items": [
                 {
                     "rank": rank,
-                    **model.catalog.describe(r.item),
+                    **model.describe(r.item),
                     "score": round(r.score, 4),
                     "reason": r.reason,
                 }
                 for rank, r in enumerate(items, start=1)
             ],
         }
+
+    def from_memory(self, at: datetime | None = None) -> bool:
+        """Will a request at `at` be answered from memory alone, without a catch-up? (The
+        route runs those on the event loop, the rest in a worker thread.)"""
+        tail, model = self.tail, self._model
+        if tail is None or model is None:
+            return False
+        now = at.timestamp() if at is not None else self.clock()
+        return (
+            tail.covers(now, model.watermark)
+            and self._committed() == self._seen
+            and not tail.behind()
+        )
+
+    def _context(
+        self,
+        model: Recommender,
+        profile: str | None,
+        session: str | None,
+        now: float,
+        channel: int | None,
+    ) -> LiveContext:
+        tail = self.tail
+        if tail is not None and tail.covers(now, model.watermark):
+            fresh = True
+            if self._committed() != self._seen or tail.behind():
+                try:
+                    self._catch_up()  # what was just collected counts at once
+                except StoreError:  # the store says what the tail could not read
+                    log.exception("catching up with the event log failed; reading the store")
+                    fresh = False
+            if fresh:
+                self.answered["memory"] += 1
+                return context_of(tail, model, profile, session, now, channel)
+        self.answered["store"] += 1
+        with self._reader() as store:
+            source = StoreSource(store, self.spec, self._identity_watermark(store))
+            return context_of(source, model, profile, session, now, channel)
 
     def _identity_watermark(self, store: Store) -> int:
         """The identity follower's watermark, read at most once a second: a stale value is
@@ -200,10 +298,17 @@ class RecommendationService:
             "version": model.version if model else None,
             "current_on_disk": current_version(self.root),
             "swaps": self.swaps,
+            "answered": dict(self.answered),
+            "log_tail": self.tail.status() if self.tail is not None else None,
             "meta": model.meta if model else None,
         }
 
     def close(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=30)
+        if self.tail is not None and self.tail.store is not self.store:
+            self.tail.store.close()
         self._blas.restore_original_limits()
         with self._opened_lock:
             opened, self._opened = self._opened, []

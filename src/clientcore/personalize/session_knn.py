@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from clientcore.personalize.cooccurrence import decay
-from clientcore.personalize.rows import Rows
+from clientcore.personalize.rows import Rows, Sparse, distinct, distinct_counts
 
 NEIGHBOURS = 100
 MAX_SESSIONS = 500_000  # the most recent visits kept in the index
@@ -45,18 +45,22 @@ class SessionKNN:
 
     def scores(self, items: np.ndarray, n_items: int) -> np.ndarray:
         """A score per catalog item for a visit holding `items` (distinct, any order)."""
-        items = np.unique(items)
+        return self.sparse_scores(items).dense(n_items)
+
+    def sparse_scores(self, items: np.ndarray) -> Sparse:
+        """The same scores, for the items the neighbours hold (every other item scores 0)."""
+        items = distinct(items)
         if len(items) == 0 or self.by_visit.shape[0] == 0:
-            return np.zeros(n_items)
+            return Sparse.EMPTY
         holders, _, _ = self._by_item.gather(items)
         if len(holders) == 0:
-            return np.zeros(n_items)
-        touched, overlap = np.unique(holders, return_counts=True)
+            return Sparse.EMPTY
+        touched, overlap = distinct_counts(holders)
         sim = overlap / np.sqrt(self.size[touched] * len(items)) * self.weight[touched]
         if len(touched) > NEIGHBOURS:
             best = np.argpartition(-sim, NEIGHBOURS - 1)[:NEIGHBOURS]
             touched, sim = touched[best], sim[best]
-        return self._by_visit.weighted_sum(touched, sim)
+        return self._by_visit.sparse_sum(touched, sim)
 
     @property
     def _by_item(self) -> Rows:
