@@ -12,9 +12,11 @@ dependency would cost each decision one more trip through the thread pool.
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from clientcore.api.body import basic_user, bearer
@@ -99,18 +101,24 @@ def _missing(error: UnknownExperimentError) -> ApiError:
     summary="The variant (or bandit arm) for a person, with its probability; logs the exposure",
     openapi_extra={"security": [{"writeKey": []}, {"readKey": []}]},
 )
-def decide(
+async def decide(
     request: Request,
     rt: Channel,
     experiment: Annotated[str, Query(description="Experiment id")],
     profile: Annotated[str, Query(description="Any identifier of the person")],
     channel: Annotated[str | None, Query(description="Where the decision is shown")] = None,
 ) -> Any:
+    """Answered on the event loop when memory holds all it needs (the identity graph and the
+    experiment's definition): a trip through the thread pool cost more than the decision."""
     context = {
         key[4:]: value for key, value in request.query_params.items() if key.startswith("ctx.")
     }
+    service = rt.experiments
+    call = partial(service.decide, experiment, profile, channel=channel, context=context)
     try:
-        return rt.experiments.decide(experiment, profile, channel=channel, context=context)
+        if service.answers_from_memory(experiment):
+            return call()
+        return await run_in_threadpool(call)
     except UnknownExperimentError as error:
         raise _missing(error) from None
     except ExperimentsError as error:

@@ -254,6 +254,16 @@ class ExperimentService:
             raise UnknownExperimentError(f"no experiment {experiment_id!r}")
         return found
 
+    def answers_from_memory(self, experiment_id: str) -> bool:
+        """Whether a decision needs no store query: a background thread keeps the definitions
+        and a server's stitching keeps the identity graph (else people are looked up)."""
+        return (
+            self._refresher is not None
+            and experiment_id in self._experiments
+            and self._identity is not None
+            and self._identity() is not None
+        )
+
     # -- decisions --------------------------------------------------------------------
     def decide(
         self,
