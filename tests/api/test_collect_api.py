@@ -438,3 +438,31 @@ def test_a_rejected_event_fixed_and_replayed_is_stored(db_url: str) -> None:
         assert store.query("SELECT count(*) FROM events") == [(2,)]
     finally:
         store.close()
+
+
+def test_a_key_revoked_elsewhere_stops_working_once_its_cache_entry_is_checked(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revoked behind the server's back (another process, straight in the store): the first
+    request after the cache entry expires is answered from the cache and starts a check off
+    the event loop; once that check is done, the key is refused."""
+    from clientcore.api import runtime as runtime_module
+
+    key = _key(client, name="kiosk")
+    assert _post(client, "/v1/track", _event("track", "k-1"), key["key"]).is_success
+    writer = client.app.state.runtime.store.reader()  # type: ignore[attr-defined]
+    try:
+        writer.execute(
+            "UPDATE write_keys SET revoked_at = current_timestamp WHERE id = ?", [key["id"]]
+        )
+    finally:
+        writer.close()
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    monkeypatch.setattr(runtime_module, "KEY_CACHE_SECONDS", 0.0)
+    for entry in list(rt._keys):
+        rt._keys[entry] = (rt._keys[entry][0], 0.0)  # expired
+    assert _post(client, "/v1/track", _event("track", "k-2"), key["key"]).is_success
+    rt._rechecks.submit(lambda: None).result(timeout=10)  # the check has run
+    refused = _post(client, "/v1/track", _event("track", "k-3"), key["key"])
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["error"]["message"]

@@ -83,17 +83,22 @@ def revoke_key(store: Store, key_id: str) -> KeyInfo:
     return get_key(store, key_id)
 
 
-def authenticate(store: Store, key: str | None, scope: str) -> KeyInfo:
-    """The active key of this scope, or AuthError saying what is wrong."""
-    if not key:
-        raise AuthError(f"a {scope} key is required (HTTP Basic user, or writeKey in the body)")
+def find_key(store: Store, key: str) -> KeyInfo | None:
+    """The key's record, revoked or not; None when no key has this value."""
     rows = store.query(
         "SELECT id, name, scope, created_at, revoked_at FROM write_keys WHERE key_hash = ?",
         [digest(key)],
     )
-    if not rows:
+    return KeyInfo(*rows[0]) if rows else None
+
+
+def authenticate(store: Store, key: str | None, scope: str) -> KeyInfo:
+    """The active key of this scope, or AuthError saying what is wrong."""
+    if not key:
+        raise AuthError(f"a {scope} key is required (HTTP Basic user, or writeKey in the body)")
+    info = find_key(store, key)
+    if info is None:
         raise AuthError("unknown key")
-    info = KeyInfo(*rows[0])
     if info.revoked_at is not None:
         raise AuthError("this key has been revoked")
     if info.scope != scope:
