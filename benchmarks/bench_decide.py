@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import os
 import random
 import socket
@@ -164,6 +165,11 @@ def main() -> None:
         stitch(store, load_spec())  # the server then keeps the identity graph in memory
         store.close()
         build_seconds = time.perf_counter() - started
+        # Building the store left this process with millions of long-lived objects: one full
+        # collection of them during a run stalls the load generator itself, which then counts
+        # the stall as server latency (the first run's third window, every time).
+        gc.collect()
+        gc.freeze()
         port = _free_port()
         server = _serve(db, port)
         base = f"http://127.0.0.1:{port}"
