@@ -1,11 +1,21 @@
-"""Normalization: the libraries' verdicts, and the same answers in one process or two."""
+"""Normalization: the libraries' verdicts, and the same answers by the vectorized path."""
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from clientcore.identity import extract
-from clientcore.identity.normalize import Normalizers, candidates, normalize_email, normalize_phone
+from clientcore.identity.extract import TIMESTAMP, identify
+from clientcore.identity.normalize import (
+    Normalizers,
+    _phone_key,
+    candidates,
+    normalize_email,
+    normalize_phone,
+)
+from clientcore.identity.spec import DEFAULT_SPEC
 
 
 @pytest.mark.parametrize(
@@ -37,12 +47,66 @@ def test_a_typed_identifier_may_be_several_things() -> None:
     assert "text" in kinds
 
 
-def test_two_processes_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    items = [("phone", f"(415) 867-{n:04d}") for n in range(30)]
-    items += [("email", f" User{n}@Example.com") for n in range(30)]
-    items += [("email", "broken"), ("text", " cookie-1 "), ("upper", "lc 100")]
-    alone = extract.normalize_values(items, Normalizers("US"), "US")
-    monkeypatch.setattr(extract, "PARALLEL_ABOVE", 4)
-    shared = extract.normalize_values(items, Normalizers("US"), "US")
-    assert shared == alone
-    assert alone[-3:] == [None, "cookie-1", "LC100"]
+@given(st.text())
+def test_phone_keys_read_digits_of_every_script(raw: str) -> None:
+    text = raw.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    expected = ("+" + digits) if text.startswith(("+", "00")) else digits
+    assert _phone_key(raw) == expected
+
+
+_SPACES = st.sampled_from([" ", "\t", "\n", "\x1c", "\x85", "\xa0", "\u2003", "\u3000", ""])
+_ODD = st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["user_id", "email", "phone", "loyalty_card", "anonymous_id"]),
+            st.one_of(
+                st.builds(lambda a, b, c: a + b + c, _SPACES, _ODD, _SPACES),
+                st.sampled_from(["cookie-1", " Anna@Example.com", "(415) 867-5309", "lc 100"]),
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_identify_normalizes_as_the_normalizers_do(rows: list[tuple[str, str]]) -> None:
+    """Whatever the raw text (odd spaces, other scripts, empty), the vectorized path gives
+    each occurrence the value Normalizers gives its raw text, and drops the same ones."""
+    spec = DEFAULT_SPEC
+    occurrences = pa.table(
+        {
+            "seq": pa.array(range(1, len(rows) + 1), pa.int64()),
+            "timestamp": pa.array([seq * 1000 for seq in range(1, len(rows) + 1)], TIMESTAMP),
+            "type": pa.array([spec.rank(kind) for kind, _ in rows], pa.int32()),
+            "raw": pa.array([raw for _, raw in rows], pa.string()),
+        }
+    )
+    found = identify(occurrences, spec, Normalizers("US"))
+    ident = found.identifiers
+    value_of = {
+        i: (kind, value)
+        for i, (kind, value) in enumerate(
+            zip(ident.column("type").to_pylist(), ident.column("value").to_pylist(), strict=True)
+        )
+    }
+    got = [
+        (seq, value_of[i]) for seq, i in zip(found.seq.tolist(), found.ident.tolist(), strict=True)
+    ]
+    assert len(got) == len(set(got))
+    assert found.seq.tolist() == sorted(found.seq.tolist())
+    assert found.timestamp.tolist() == [seq * 1000 for seq in found.seq.tolist()]
+    reference = Normalizers("US")
+    kinds = {rule.type: rule.normalize for rule in spec.identifiers}
+    expected = set()
+    for seq, (kind, raw) in enumerate(rows, start=1):
+        value = reference(kinds[kind], raw)
+        if value is not None:
+            expected.add((seq, (kind, value)))
+    assert set(got) == expected
+    assert len(set(value_of.values())) == len(value_of)  # one row per identifier
+    first = dict(zip(value_of.values(), ident.column("first_seq").to_pylist(), strict=True))
+    for seq, key in expected:
+        assert first[key] <= seq

@@ -1,9 +1,10 @@
 """Identifier normalization with well-kept libraries: phones to E.164, emails validated.
 
 A value that does not normalize (an email without a domain, "0000000000") is not an
-identifier: it can link nobody. Results are cached per distinct raw value, and phone numbers
-per distinct digit string, because a store holds many spellings of few numbers and parsing is
-the expensive part of a rebuild.
+identifier: it can link nobody. The libraries see each distinct *key* once: an email's key is
+its lower-cased, stripped spelling and a phone's its digits (with a leading plus), because a
+store holds many spellings of few addresses and numbers and parsing is the expensive part of a
+rebuild (parsing.py shares a long list of keys between two processes).
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ def normalize_email(raw: str) -> str | None:
     return checked.normalized.lower()
 
 
+# Deletes every ASCII character but the digits: str.isdigit() is true for no other ASCII one.
+_ASCII_NON_DIGITS = {code: None for code in range(128) if not chr(code).isdigit()}
+
+
 def _phone_key(raw: str) -> str:
     """The characters that carry meaning in a phone number: digits and a leading plus."""
     text = raw.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.isascii():
+        digits = text.translate(_ASCII_NON_DIGITS)
+    else:  # other scripts' digits are digits too, and phonenumbers reads them
+        digits = "".join(ch for ch in text if ch.isdigit())
     return ("+" + digits) if text.startswith("+") or text.startswith("00") else digits
 
 
@@ -55,41 +63,63 @@ def normalize_upper(raw: str) -> str | None:
     return value or None
 
 
+def _email_key(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _same(raw: str) -> str:
+    return raw
+
+
+# Per normalizer: the key a raw value is cached under, and what the key normalizes to.
+# Two spellings with one key always normalize alike (normalize_email strips and lower-cases
+# the result anyway; normalize_phone reads nothing but the key).
+_KEYS: dict[str, Callable[[str], str]] = {
+    "email": _email_key,
+    "phone": _phone_key,
+    "text": _same,
+    "upper": _same,
+}
+EXPENSIVE = ("email", "phone")  # the libraries' kinds: worth sharing between two processes
+
+
+def parse_key(kind: Normalizer, key: str, region: str) -> str | None:
+    """The normalized value of a key (see _KEYS), None when it is not an identifier."""
+    if kind == "email":
+        return normalize_email(key)
+    if kind == "phone":
+        return normalize_phone(key, region)
+    if kind == "upper":
+        return normalize_upper(key)
+    return normalize_text(key)
+
+
 class Normalizers:
-    """Cached normalization of raw identifier values, per kind."""
+    """Cached normalization of raw identifier values, per kind: the library sees each key once."""
 
     def __init__(self, region: str = "US") -> None:
         self.region = region
-        self._cache: dict[tuple[str, str], str | None] = {}
-        self._phones: dict[str, str | None] = {}
-        self._emails: dict[str, str | None] = {}
-        self._fns: dict[str, Callable[[str], str | None]] = {
-            "email": self._email,
-            "phone": self._phone,
-            "text": normalize_text,
-            "upper": normalize_upper,
-        }
+        self._keys: dict[tuple[str, str], str | None] = {}
 
-    def _email(self, raw: str) -> str | None:
-        """Validated once per spelling that differs only in case and surrounding spaces."""
-        key = raw.strip().lower()
-        if key not in self._emails:
-            self._emails[key] = normalize_email(key)
-        return self._emails[key]
+    @staticmethod
+    def key(kind: Normalizer, raw: str) -> str:
+        return _KEYS[kind](raw)
 
-    def _phone(self, raw: str) -> str | None:
-        key = _phone_key(raw)
-        if key not in self._phones:
-            self._phones[key] = normalize_phone(key, self.region)
-        return self._phones[key]
+    def known(self, kind: Normalizer, key: str) -> bool:
+        return (kind, key) in self._keys
+
+    def learn(self, kind: Normalizer, key: str, value: str | None) -> None:
+        """Record a key's value parsed elsewhere (in the second process)."""
+        self._keys[(kind, key)] = value
+
+    def by_key(self, kind: Normalizer, key: str) -> str | None:
+        found = self._keys.get((kind, key), _MISSING)
+        if found is _MISSING:
+            found = self._keys[(kind, key)] = parse_key(kind, key, self.region)
+        return found  # type: ignore[return-value]
 
     def __call__(self, kind: Normalizer, raw: str) -> str | None:
-        cached = self._cache.get((kind, raw), _MISSING)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        value = self._fns[kind](raw)
-        self._cache[(kind, raw)] = value
-        return value
+        return self.by_key(kind, _KEYS[kind](raw))
 
 
 _MISSING = object()

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
-from clientcore.identity.extract import extract, normalize_occurrences
+from clientcore.identity.extract import extract, identify
 from clientcore.identity.graph import Changes, IncrementalGraph
 from clientcore.identity.normalize import Normalizers
 from clientcore.identity.service import (
@@ -23,9 +22,11 @@ from clientcore.identity.service import (
     _linked_code,
     _linked_name,
     _max_seq,
-    _occurrence_ids,
     _set_watermark,
     _watermark,
+    event_identifiers,
+    first_sight_order,
+    links_table,
     rebuild,
 )
 from clientcore.identity.spec import IdentitySpec
@@ -90,44 +91,45 @@ class IdentityService:
         return report
 
     def _step(self, end: int, report: IdentityReport) -> None:
-        occ = normalize_occurrences(
+        found = identify(
             extract(self.store, self.spec, self.watermark, end), self.spec, self.normalizers
         )
-        compute = duckdb.connect(":memory:")
-        compute.register("occ", occ)
-        seen = compute.sql(
-            "SELECT type, value, min(seq) AS first_seq, min(type_rank) AS type_rank "
-            "FROM occ GROUP BY type, value ORDER BY first_seq, type_rank, value"
-        ).fetchall()
+        order = first_sight_order(found.identifiers)
+        ids = found.identifiers.take(pa.array(order))
         changes = Changes()
         new_nodes: list[int] = []
-        for kind, value, first, rank in seen:
-            if (kind, value) in self.ids:
-                continue
-            node = self.graph.add_identifier(int(rank))
-            self.ids[(kind, value)] = node
-            self.keys.append((kind, value))
-            self.first_seq.append(int(first))
-            new_nodes.append(node)
-            if (kind, value) in self.blocklist:
-                _absorb(changes, self.graph.block(node, int(first)))
-        compute.register(
-            "ids",
-            pa.table(
-                {
-                    "type": pa.array([k for k, _ in self.keys], pa.string()),
-                    "value": pa.array([v for _, v in self.keys], pa.string()),
-                    "id": pa.array(range(len(self.keys)), pa.int64()),
-                }
-            ),
+        id_of = np.empty(found.identifiers.num_rows, dtype=np.int64)
+        for ident, kind, value, first, rank in zip(
+            order.tolist(),
+            ids.column("type").to_pylist(),
+            ids.column("value").to_pylist(),
+            ids.column("first_seq").to_pylist(),
+            ids.column("type_rank").to_pylist(),
+            strict=True,
+        ):
+            node = self.ids.get((kind, value))
+            if node is None:
+                node = self.graph.add_identifier(int(rank))
+                self.ids[(kind, value)] = node
+                self.keys.append((kind, value))
+                self.first_seq.append(int(first))
+                new_nodes.append(node)
+                if (kind, value) in self.blocklist:
+                    _absorb(changes, self.graph.block(node, int(first)))
+            id_of[ident] = node
+        event_ids = event_identifiers(found, id_of)
+        pairs = links_table(found, id_of, len(self.keys))
+        found_edges = sorted(
+            zip(
+                pairs.column("first_seq").to_pylist(),
+                pairs.column("a").to_pylist(),
+                pairs.column("b").to_pylist(),
+                strict=True,
+            )
         )
-        _occurrence_ids(compute)
-        pairs = compute.sql("SELECT a, b, first_seq FROM pairs ORDER BY first_seq, a, b").fetchall()
-        new_edges = [(int(s), int(a), int(b)) for a, b, s in pairs if (a, b) not in self.links]
+        new_edges = [(s, a, b) for s, a, b in found_edges if (a, b) not in self.links]
         self.links.update((a, b) for _, a, b in new_edges)
         _absorb(changes, self.graph.add_edges(new_edges))
-        event_ids = compute.sql("SELECT seq, identifier_id, timestamp FROM ei").to_arrow_table()
-        compute.close()
         self._persist(changes, new_nodes, new_edges, event_ids, end)
         report.identifiers += len(new_nodes)
         report.merges += len(changes.merges)
