@@ -37,6 +37,24 @@ def _pg_or_skip() -> str:
     pytest.skip(reason)
 
 
+def spark_or_skip() -> None:
+    """Skip without PySpark or Java, or fail when CLIENTCORE_REQUIRE_BACKENDS names spark."""
+    import shutil
+
+    reason = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        reason = "PySpark is not installed (pip install 'clientcore[spark]')"
+    if reason is None and shutil.which("java") is None:
+        reason = "Java is not installed (PySpark needs it)"
+    if reason is None:
+        return
+    if "spark" in REQUIRED:
+        pytest.fail(f"Spark is required by CLIENTCORE_REQUIRE_BACKENDS but {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""

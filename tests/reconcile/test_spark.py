@@ -13,7 +13,6 @@ local Spark session for the module (two threads, two shuffle partitions).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,27 +27,17 @@ from clientcore.reconcile.linkage import run
 from clientcore.reconcile.policy import LinkagePolicy
 from clientcore.reconcile.records import import_customers
 from clientcore.store import Store, open_store
+from tests.conftest import spark_or_skip
 from tests.reconcile.conftest import FEBRL, SOURCES, febrl_labels
 
 pytestmark = pytest.mark.spark
-REQUIRED = "spark" in os.environ.get("CLIENTCORE_REQUIRE_BACKENDS", "")
 FAST = LinkagePolicy(u_max_pairs=2e5)
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    reason = None
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        reason = "PySpark is not installed (pip install 'clientcore[spark]')"
-    if reason is None and shutil.which("java") is None:
-        reason = "Java is not installed (PySpark needs it)"
-    if reason is not None:
-        if REQUIRED:
-            pytest.fail(f"Spark is required by CLIENTCORE_REQUIRE_BACKENDS but {reason}")
-        pytest.skip(reason)
+    spark_or_skip()
     from clientcore.reconcile.engine import SparkEngine
 
     engine = SparkEngine.local("local[2]", partitions=2)

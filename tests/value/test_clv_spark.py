@@ -6,8 +6,6 @@ Spark backend (CLIENTCORE_REQUIRE_BACKENDS contains "spark"), where it fails ins
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,25 +14,17 @@ import numpy as np
 import pytest
 
 from clientcore.value.clv import summary
+from tests.conftest import spark_or_skip
 from tests.value.conftest import CAL_END, OBS_END, cdnow_table
 
 pytestmark = pytest.mark.spark
-REQUIRED = "spark" in os.environ.get("CLIENTCORE_REQUIRE_BACKENDS", "")
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    reason = None
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        reason = "PySpark is not installed (pip install 'clientcore[spark]')"
-    if reason is None and shutil.which("java") is None:
-        reason = "Java is not installed (PySpark needs it)"
-    if reason is not None:
-        if REQUIRED:
-            pytest.fail(f"Spark is required by CLIENTCORE_REQUIRE_BACKENDS but {reason}")
-        pytest.skip(reason)
+    spark_or_skip()
+    from pyspark.sql import SparkSession
+
     session = (
         SparkSession.builder.master("local[1]")
         .appName("clientcore-tests")
