@@ -29,6 +29,7 @@ import orjson
 from _common import demo_data, emit, machine
 
 BATCH = 100
+CONNECTIONS = (1, 2, 4, 8, 16)
 LUA = """
 auth = "{auth}"
 local f = io.open("{body}", "rb")
@@ -164,7 +165,7 @@ def main() -> None:
                     pass
                 time.sleep(0.1)
             auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
-            for n, connections in enumerate((1, 4, 16)):
+            for n, connections in enumerate(CONNECTIONS):
                 script = Path(tmp) / f"run{n}.lua"
                 script.write_text(LUA.format(auth=auth, body=Path(tmp) / "body.json", run=n))
                 runs.append(_wrk(url, script, connections, args.seconds, server.pid))

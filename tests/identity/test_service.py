@@ -15,6 +15,7 @@ from clientcore.identity.service import rebuild
 from clientcore.identity.spec import DEFAULT_SPEC
 from clientcore.identity.sync import IdentityService
 from clientcore.store import Store, open_store
+from tests.eventlog import empty_event_log
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -143,9 +144,8 @@ def test_batch_equals_incremental_whatever_the_arrival_order(
     random.Random(seed).shuffle(events)
     store = open_store(duckdb_url)
     try:
+        empty_event_log(store)
         for table in (
-            "events",
-            "message_keys",
             "identifiers",
             "event_identifiers",
             "identity_links",
@@ -154,8 +154,6 @@ def test_batch_equals_incremental_whatever_the_arrival_order(
             "identity_state",
         ):
             store.execute(f"DELETE FROM {table}")
-        store._next_seq = None  # type: ignore[attr-defined]
-        store._keys = None  # type: ignore[attr-defined]
         service = IdentityService(store, DEFAULT_SPEC)
         for lo in range(0, len(events), chunk):
             commit(store, [prepare(events[lo : lo + chunk], "web", "test", NOW)])

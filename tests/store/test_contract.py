@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from clientcore.collect.ingest import commit, prepare
 from clientcore.store import ImportCheckpoint, RejectedEvent, Store, StoreError, open_store
+from tests.eventlog import empty_event_log
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -124,8 +125,7 @@ def test_batch_equals_incremental_in_any_order(
     arrive, the stored set is the same: every distinct message id exactly once."""
     store = open_store(duckdb_url)
     try:
-        store.execute("DELETE FROM events")
-        store.execute("DELETE FROM message_keys")
+        empty_event_log(store)
         bounds = sorted({0, len(ids), *(c for c in cuts if c < len(ids))})
         parts = [ids[a:b] for a, b in pairwise(bounds)]
         if reverse:

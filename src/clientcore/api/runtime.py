@@ -46,6 +46,7 @@ class Runtime:
         cls, db_url: str | None, admin_token: str | None = None, stitch: bool = True
     ) -> Runtime:
         store = open_store(db_url)
+        store.move_in_background()
         runtime = cls(store, GroupCommitWriter(store), admin_token or secrets.token_urlsafe(32))
         if stitch:
             runtime.identity = IdentityFollower(store, load_spec())

@@ -162,4 +162,9 @@ class Store(Protocol):
         """A handle for concurrent reads from another thread."""
         ...
 
+    def move_in_background(self) -> None:
+        """For a long-running writer (the server): keep commits short while the store
+        reorganises in the background (DuckDB's inboxes); a no-op where nothing needs it."""
+        ...
+
     def close(self) -> None: ...

@@ -3,13 +3,22 @@
 DuckDB lets one process open a file for writing at a time. Inside that process, one connection
 writes (the collector funnels every append through a single writer thread) and `reader()`
 hands out cursors for concurrent reads.
+
+A server's appends go into one of two index-free inboxes while a background thread moves the
+other into the indexed log and runs the checkpoints (`move_in_background`): DuckDB holds every
+commit into a table while a checkpoint writes that table, which set the collector's p99.
+Readers see the log and both inboxes through the `events` view (migration 5).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -29,6 +38,8 @@ from clientcore.store.base import (
 )
 from clientcore.store.keyfilter import KeyFilter, hash_message_keys
 
+log = logging.getLogger("clientcore.store")
+
 REJECTED_COLUMNS = ("source", "origin", "position", "field", "reason", "payload")
 _COLUMNS = (
     "seq, source, message_id, type, event, user_id, anonymous_id, previous_id, group_id, "
@@ -36,6 +47,55 @@ _COLUMNS = (
 )
 _LOW64 = (1 << 64) - 1  # the low half of a 128-bit key
 ENGINE_HASHING_FROM = 5_000  # rows; below, one more engine call costs more than hashing here
+# The mover empties an inbox once it holds a row group (DuckDB then writes the rows straight
+# into blocks, not through the WAL again), or when it is this old, and checkpoints when the
+# WAL grows past its limit whatever filled it (the identity follower's tables, say).
+MOVE_ROWS = 122_880
+MOVE_SECONDS = 30.0
+WAL_LIMIT = 512 * 2**20
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class _WriterState:
+    """What the writing side knows about one database file, shared by every handle on it in
+    this process: two handles with their own key sets would store a retry twice."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    keys: KeyFilter | None = None
+    next_seq: int | None = None
+    inbox: int | None = None  # None: appends go straight into the log
+    inbox_rows: list[int] = field(default_factory=lambda: [0, 0])
+    holders: int = 0
+
+
+_STATES: dict[str, _WriterState] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def _state_key(path: str) -> str | None:
+    if path in ("", ":memory:") or path.startswith(":memory:"):
+        return None  # every in-memory connection is a database of its own
+    return os.path.realpath(path)
+
+
+def _acquire_state(path: str) -> _WriterState:
+    key = _state_key(path)
+    if key is None:
+        return _WriterState(holders=1)
+    with _STATES_LOCK:
+        state = _STATES.setdefault(key, _WriterState())
+        state.holders += 1
+        return state
+
+
+def _release_state(path: str, state: _WriterState) -> None:
+    key = _state_key(path)
+    with _STATES_LOCK:
+        state.holders -= 1
+        if key is not None and state.holders <= 0 and _STATES.get(key) is state:
+            # Another process may write the file before this one opens it again.
+            del _STATES[key]
 
 
 def rejected_table(rejected: Sequence[RejectedEvent]) -> pa.Table:
@@ -68,8 +128,10 @@ class DuckDBStore:
             raise StoreError(f"cannot open {path}: {error}") from error
         self._con.execute("SET TimeZone = 'UTC'")
         self._depth = 0
-        self._keys: KeyFilter | None = None
-        self._next_seq: int | None = None
+        self._on_commit: list[Callable[[], None]] = []
+        self._state = _acquire_state(path)
+        self._owner = True
+        self._mover: _Mover | None = None
 
     @classmethod
     def _cursor_of(cls, parent: DuckDBStore) -> DuckDBStore:
@@ -79,8 +141,10 @@ class DuckDBStore:
         clone._con = parent._con.cursor()
         clone._con.execute("SET TimeZone = 'UTC'")
         clone._depth = 0
-        clone._keys = None
-        clone._next_seq = None
+        clone._on_commit = []
+        clone._state = parent._state
+        clone._owner = False
+        clone._mover = None
         return clone
 
     # -- schema -------------------------------------------------------------------------
@@ -166,9 +230,22 @@ class DuckDBStore:
             except BaseException:
                 self._depth = 0
                 self._con.execute("ROLLBACK")
+                self._on_commit.clear()
+                self._state.next_seq = None  # numbers handed out in vain: read them again
                 raise
             self._depth = 0
             self._con.execute("COMMIT")
+            done, self._on_commit = self._on_commit, []
+            for action in done:
+                action()
+
+    def _after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once what was written is committed: now, or when the outer
+        transaction this write joined commits (never, if it rolls back)."""
+        if self._depth:
+            self._on_commit.append(action)
+        else:
+            action()
 
     def write_table(self, name: str, table: pa.Table, replace: bool = False) -> None:
         """On replace, indexes are dropped and rebuilt: one bulk build beats row-by-row."""
@@ -198,7 +275,21 @@ class DuckDBStore:
         return DuckDBStore._cursor_of(self)
 
     def close(self) -> None:
+        if self._mover is not None:
+            self._mover.stop()
+            self._mover = None
+        if self._owner:
+            if self._state.keys is not None:
+                self._state.keys.settle()
+            _release_state(self.url, self._state)
+            self._owner = False
         self._con.close()
+
+    def move_in_background(self) -> None:
+        """From now on appends go into the inboxes, and a thread moves them into the log."""
+        if self._mover is None:
+            self._mover = _Mover(self)
+            self._mover.start()
 
     # -- events -------------------------------------------------------------------------
     def append_events(
@@ -209,7 +300,8 @@ class DuckDBStore:
     ) -> AppendOutcome:
         """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA."""
         con = self._con
-        with self._lock:
+        state = self._state
+        with self._lock, state.lock:
             high, low, first = self._message_keys(events)
             try:
                 with self.transaction():
@@ -231,10 +323,19 @@ class DuckDBStore:
                     if checkpoint is not None:
                         _save_checkpoint(con, checkpoint)
             except duckdb.Error as error:
-                self._keys = None  # rebuilt from the database on the next append
-                self._next_seq = None
+                state.keys = None  # rebuilt from the database on the next append
+                state.next_seq = None
                 raise StoreError(f"appending events failed: {error}") from error
-            self._keys.add(low[fresh])  # type: ignore[union-attr]
+            keys, inbox = state.keys, state.inbox
+            assert keys is not None  # loaded by _already_stored
+            stored_high, stored_low, n = high[fresh], low[fresh], len(positions)
+
+            def remember() -> None:
+                keys.add(stored_high, stored_low)
+                if inbox is not None:
+                    state.inbox_rows[inbox] += n
+
+            self._after_commit(remember)
         inserted = [int(p) for p in positions]
         return AppendOutcome(
             inserted=len(inserted),
@@ -266,29 +367,30 @@ class DuckDBStore:
         return found["high"], found["low"], found["pos"].astype(np.int64)
 
     def _already_stored(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
-        """Which keys are stored: the filter answers most; the primary-key index the rest."""
-        if self._keys is None:
-            stored_low = self._con.sql(
-                f"SELECT (key & {_LOW64})::UBIGINT AS low FROM message_keys"
-            ).fetchnumpy()["low"]
-            self._keys = KeyFilter(stored_low)
-        found = np.zeros(low.size, dtype=bool)
-        for i in np.flatnonzero(self._keys.maybe_stored(low)).tolist():
-            key = (int(high[i]) << 64) | int(low[i])
-            rows = self._con.execute(
-                "SELECT 1 FROM message_keys WHERE key = ?::UHUGEINT", [str(key)]
-            ).fetchall()
-            found[i] = bool(rows)
-        return found
+        """Which keys are stored, from the writer's in-memory set (loaded once per process)."""
+        state = self._state
+        if state.keys is None:
+            stored = self._con.sql(
+                f"""SELECT (key >> 64)::UBIGINT AS high, (key & {_LOW64})::UBIGINT AS low
+                    FROM message_keys"""
+            ).fetchnumpy()
+            state.keys = KeyFilter(stored["high"], stored["low"])
+        return state.keys.stored(high, low)
 
     def _insert(self, events: pa.Table, high: np.ndarray, low: np.ndarray) -> None:
         n = events.num_rows
         if n == 0:
             return
-        if self._next_seq is None:
-            self._next_seq = int(self._one("SELECT coalesce(max(seq), 0) FROM events")) + 1
+        state = self._state
+        if state.next_seq is None:
+            state.next_seq = int(self._one("SELECT coalesce(max(seq), 0) FROM events")) + 1
         numbered = events.add_column(
-            0, "seq", pa.array(range(self._next_seq, self._next_seq + n), pa.int64())
+            0, "seq", pa.array(range(state.next_seq, state.next_seq + n), pa.int64())
+        )
+        key_table, event_table = (
+            ("message_key_log", "event_log")
+            if state.inbox is None
+            else (f"message_key_inbox_{state.inbox}", f"event_inbox_{state.inbox}")
         )
         halves = pa.table({"high": pa.array(high, pa.uint64()), "low": pa.array(low, pa.uint64())})
         con = self._con
@@ -296,15 +398,15 @@ class DuckDBStore:
         con.register("fresh_keys", halves)
         try:
             con.execute(
-                "INSERT INTO message_keys SELECT (high::UHUGEINT << 64) | low FROM fresh_keys"
+                f"INSERT INTO {key_table} SELECT (high::UHUGEINT << 64) | low FROM fresh_keys"
             ).fetchall()
             con.execute(
-                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh_events"
+                f"INSERT INTO {event_table} ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh_events"
             ).fetchall()
         finally:
             con.unregister("fresh_events")
             con.unregister("fresh_keys")
-        self._next_seq += n
+        state.next_seq += n
 
     def import_checkpoint(self, fingerprint: str) -> ImportCheckpoint | None:
         rows = self.query(
@@ -317,3 +419,96 @@ class DuckDBStore:
 
 def _save_checkpoint(con: duckdb.DuckDBPyConnection, c: ImportCheckpoint) -> None:
     con.execute(SAVE_CHECKPOINT_SQL, checkpoint_params(c))
+
+
+class _Mover:
+    """Moves the inbox the collector is not writing into the indexed log, then checkpoints.
+
+    The writer holds the state's lock for each append, so a flip waits for the append in
+    flight, and the inbox being moved takes no new rows. Each move is one transaction (log
+    insert and inbox delete together): a crash leaves the rows in one place or the other,
+    and the next start moves whatever an inbox still holds.
+    """
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self._store = store
+        self._con = store._con.cursor()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clientcore-mover", daemon=True)
+        self._wal = f"{store.url}.wal"
+        self.moves = 0
+        self.checkpoints = 0
+
+    def start(self) -> None:
+        # Checkpoints are this thread's: a commit that crossed the threshold would run one itself.
+        self._con.execute("SET checkpoint_threshold = '1TB'")
+        for inbox in (0, 1):
+            self._move(inbox)  # left by a crash, or by a server stopped mid-move
+        self._store._state.inbox = 0
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        state = self._store._state
+        with state.lock:
+            state.inbox = None
+        for inbox in (0, 1):
+            self._move(inbox)
+        self._con.execute("RESET checkpoint_threshold")
+        try:
+            self._checkpoint()
+        except duckdb.Error:  # everything is in the WAL: the next open replays it
+            log.warning("the closing checkpoint failed; the WAL keeps every commit", exc_info=True)
+        self._con.close()
+
+    def _run(self) -> None:
+        state = self._store._state
+        last_move = time.monotonic()
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                active = state.inbox
+                if active is None:
+                    continue
+                rows = state.inbox_rows[active]
+                stale = rows and time.monotonic() - last_move >= MOVE_SECONDS
+                if rows >= MOVE_ROWS or stale:
+                    with state.lock:
+                        state.inbox = 1 - active
+                    self._move(active)
+                    last_move = time.monotonic()
+                    self._checkpoint()
+                elif self._wal_size() > WAL_LIMIT:
+                    self._checkpoint()
+            except duckdb.Error:
+                # The rows stay where they are, visible to every reader; the next round retries.
+                log.exception("moving the event inbox into the log failed; will retry")
+
+    def _move(self, inbox: int) -> None:
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            con.execute(
+                f"INSERT INTO event_log ({_COLUMNS}) SELECT {_COLUMNS} FROM event_inbox_{inbox}"
+            ).fetchall()
+            con.execute(
+                f"INSERT INTO message_key_log SELECT key FROM message_key_inbox_{inbox}"
+            ).fetchall()
+            con.execute(f"DELETE FROM event_inbox_{inbox}").fetchall()
+            con.execute(f"DELETE FROM message_key_inbox_{inbox}").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        self._store._state.inbox_rows[inbox] = 0
+        self.moves += 1
+
+    def _checkpoint(self) -> None:
+        self._con.execute("CHECKPOINT").fetchall()
+        self.checkpoints += 1
+
+    def _wal_size(self) -> int:
+        try:
+            return os.path.getsize(self._wal)
+        except FileNotFoundError:
+            return 0

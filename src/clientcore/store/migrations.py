@@ -140,6 +140,63 @@ def _reconcile(text: str, now: str) -> tuple[str, ...]:
     )
 
 
+_INBOX_NAME = "event log: an indexed log and two index-free inboxes; message keys unindexed"
+_EVENT_DDL = """(
+    seq BIGINT NOT NULL,
+    source VARCHAR NOT NULL,
+    message_id VARCHAR NOT NULL,
+    type VARCHAR NOT NULL,
+    event VARCHAR,
+    user_id VARCHAR,
+    anonymous_id VARCHAR,
+    previous_id VARCHAR,
+    group_id VARCHAR,
+    channel VARCHAR NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    original_timestamp TIMESTAMPTZ,
+    sent_at TIMESTAMPTZ,
+    received_at TIMESTAMPTZ NOT NULL,
+    payload JSON NOT NULL
+)"""
+_EVENT_COLUMNS = (
+    "seq, source, message_id, type, event, user_id, anonymous_id, previous_id, group_id, "
+    "channel, timestamp, original_timestamp, sent_at, received_at, payload"
+)
+
+
+def _union_view(name: str, tables: tuple[str, ...], columns: str) -> str:
+    return f"CREATE VIEW {name} AS " + " UNION ALL ".join(
+        f"SELECT {columns} FROM {table}" for table in tables
+    )
+
+
+def _duckdb_inboxes() -> tuple[str, ...]:
+    """DuckDB stops every commit into a table while a checkpoint writes it, and rewrites a
+    primary-key index of random keys whole at each checkpoint. So the collector appends into
+    one of two index-free inboxes while a background step moves the other into the indexed
+    log and checkpoints (store/duckdb_store.py); `events` and `message_keys` become views over
+    all three, so every reader sees every committed event. The writer keeps the message keys
+    in memory (store/keyfilter.py): the table needs no index."""
+    return (
+        "DROP INDEX events_seq",
+        "ALTER TABLE events RENAME TO event_log",
+        "CREATE UNIQUE INDEX event_log_seq ON event_log (seq)",
+        f"CREATE TABLE event_inbox_0 {_EVENT_DDL}",
+        f"CREATE TABLE event_inbox_1 {_EVENT_DDL}",
+        "CREATE TABLE message_key_log (key UHUGEINT NOT NULL)",
+        "INSERT INTO message_key_log SELECT key FROM message_keys",
+        "DROP TABLE message_keys",
+        "CREATE TABLE message_key_inbox_0 (key UHUGEINT NOT NULL)",
+        "CREATE TABLE message_key_inbox_1 (key UHUGEINT NOT NULL)",
+        _union_view("events", EVENT_TABLES, _EVENT_COLUMNS),
+        _union_view("message_keys", KEY_TABLES, "key"),
+    )
+
+
+EVENT_TABLES = ("event_log", "event_inbox_0", "event_inbox_1")
+KEY_TABLES = ("message_key_log", "message_key_inbox_0", "message_key_inbox_1")
+
+
 DUCKDB: tuple[Migration, ...] = (
     Migration(
         1,
@@ -247,6 +304,7 @@ DUCKDB: tuple[Migration, ...] = (
     ),
     Migration(3, _EXPERIMENTS_NAME, _experiments("VARCHAR", "current_timestamp")),
     Migration(4, _RECONCILE_NAME, _reconcile("VARCHAR", "current_timestamp")),
+    Migration(5, _INBOX_NAME, _duckdb_inboxes()),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -353,4 +411,6 @@ POSTGRES: tuple[Migration, ...] = (
     ),
     Migration(3, _EXPERIMENTS_NAME, _experiments("TEXT", "now()")),
     Migration(4, _RECONCILE_NAME, _reconcile("TEXT", "now()")),
+    # PostgreSQL commits during its checkpoints: the log stays one table.
+    Migration(5, _INBOX_NAME + " (DuckDB only)", ()),
 )

@@ -142,6 +142,9 @@ class PostgresStore:
     def close(self) -> None:
         self._con.close()
 
+    def move_in_background(self) -> None:
+        """PostgreSQL commits while it checkpoints: nothing to move."""
+
     def append_events(
         self,
         events: pa.Table,

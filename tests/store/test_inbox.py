@@ -1,0 +1,153 @@
+"""DuckDB's inboxes: while a server appends into one, a thread moves the other into the indexed
+log. Whatever the timing, every committed event is readable exactly once, and a retry of any of
+them — before a move, after it, after a restart or a crash between moves — is a duplicate."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+
+from clientcore.collect.ingest import commit, prepare
+from clientcore.store import duckdb_store, migrations, open_store
+from clientcore.store.duckdb_store import DuckDBStore
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def _batch(lo: int, hi: int) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {"type": "track", "event": "Viewed", "userId": f"u{i % 7}", "messageId": f"m{i}"}
+        )
+        for i in range(lo, hi)
+    ]
+
+
+def _counts(store: DuckDBStore, table: str) -> int:
+    return int(store.query(f"SELECT count(*) FROM {table}")[0][0])
+
+
+def test_moves_under_load_keep_every_event_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_store, "MOVE_ROWS", 60)
+    monkeypatch.setattr(duckdb_store, "POLL_SECONDS", 0.005)
+    store = open_store(str(tmp_path / "c.duckdb"))
+    assert isinstance(store, DuckDBStore)
+    store.move_in_background()
+    acknowledged = 0
+    problems: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        reader = store.reader()
+        seen = 0
+        while not done.is_set():
+            before = acknowledged
+            total, distinct = reader.query("SELECT count(*), count(DISTINCT seq) FROM events")[0]
+            if total != distinct:
+                problems.append(f"{total} rows but {distinct} distinct seqs")
+            if total < max(before, seen):
+                problems.append(f"{total} rows visible after {max(before, seen)}")
+            seen = total
+        reader.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for k in range(40):
+            outcome = commit(store, [prepare(_batch(k * 25, k * 25 + 25), "web", "t", NOW)])
+            assert outcome.inserted == 25
+            acknowledged += 25
+    finally:
+        done.set()
+        reader.join()
+    mover = store._mover
+    assert mover is not None
+    assert mover.moves >= 2 + 5  # beyond the two at start: the moves did happen under load
+    assert mover.checkpoints >= 3
+    assert problems == []
+    retry = commit(store, [prepare(_batch(0, 1000), "web", "t", NOW)])
+    assert (retry.inserted, retry.duplicates) == (0, 1000)
+    store.close()  # stops the mover: everything ends in the log
+
+    again = open_store(str(tmp_path / "c.duckdb"))
+    assert isinstance(again, DuckDBStore)
+    assert _counts(again, "event_log") == 1000
+    assert _counts(again, "event_inbox_0") + _counts(again, "event_inbox_1") == 0
+    assert again.query("SELECT min(seq), max(seq), count(DISTINCT seq) FROM events") == [
+        (1, 1000, 1000)
+    ]
+    retry = commit(again, [prepare(_batch(990, 1010), "web", "t", NOW)])
+    assert (retry.inserted, retry.duplicates) == (10, 10)
+    again.close()
+
+
+def test_rows_left_in_an_inbox_are_read_and_moved_at_the_next_start(tmp_path: Path) -> None:
+    """A crash between moves leaves committed rows in an inbox: readers see them, a retry is a
+    duplicate, and the next server start moves them into the log."""
+    path = str(tmp_path / "c.duckdb")
+    store = open_store(path)
+    assert isinstance(store, DuckDBStore)
+    commit(store, [prepare(_batch(0, 10), "web", "t", NOW)])
+    store._state.inbox = 1  # as a server would, with its mover killed
+    commit(store, [prepare(_batch(10, 30), "web", "t", NOW)])
+    store._state.inbox = None
+    store.close()
+
+    crashed = open_store(path)
+    assert isinstance(crashed, DuckDBStore)
+    assert _counts(crashed, "event_inbox_1") == 20
+    assert _counts(crashed, "events") == 30
+    assert commit(crashed, [prepare(_batch(0, 30), "web", "t", NOW)]).duplicates == 30
+    crashed.move_in_background()
+    assert _counts(crashed, "event_inbox_1") == 0
+    assert _counts(crashed, "event_log") == 30
+    history = crashed.query("SELECT message_id FROM events WHERE seq IN (11, 30) ORDER BY seq")
+    assert history == [("m10",), ("m29",)]
+    crashed.close()
+
+
+def test_a_store_from_before_the_inboxes_keeps_its_events_and_keys(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.duckdb")
+    con = duckdb.connect(path)
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+        "applied_at TIMESTAMPTZ DEFAULT current_timestamp)"
+    )
+    for migration in migrations.DUCKDB[:4]:
+        for statement in migration.statements:
+            con.execute(statement)
+        con.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+            [migration.version, migration.name],
+        )
+    con.close()
+    old = DuckDBStore(path)
+    old._state.inbox = None
+    # Version 4 wrote into `events` and a primary-keyed `message_keys`; simulate its rows.
+    old.execute(
+        "INSERT INTO message_keys SELECT md5_number('web' || chr(31) || 'm' || i) "
+        "FROM range(5) t(i)"
+    )
+    old.execute(
+        "INSERT INTO events (seq, source, message_id, type, channel, timestamp, received_at, "
+        "payload) SELECT i + 1, 'web', 'm' || i, 'track', 'web', now(), now(), '{}' "
+        "FROM range(5) t(i)"
+    )
+    old.close()
+
+    store = open_store(path)
+    assert store.schema_version() == 5
+    assert _counts(store, "events") == 5  # type: ignore[arg-type]
+    outcome = commit(store, [prepare(_batch(3, 8), "web", "t", NOW)])
+    assert (outcome.inserted, outcome.duplicates) == (3, 2)
+    assert store.query("SELECT max(seq) FROM events") == [(8,)]
+    indexes = store.query("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'event_log'")
+    assert indexes == [("event_log_seq",)]
+    store.close()
