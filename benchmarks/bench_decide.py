@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
-from _common import emit, machine
+from _common import emit, machine, open_loop
 from bench_profile_lookup import build
 from clientcore.identity.spec import load_spec
 from clientcore.identity.sync import stitch
@@ -68,25 +67,6 @@ def _serve(db: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not become ready")
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection on raw asyncio streams: a load generator on the same
-    2 cores as the server must cost far less per request than a full HTTP client does."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def get(self, request: bytes) -> int:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self.reader.readexactly(length)
-        return status
-
-
 async def _load(
     port: int, paths: list[str], rate: float, auth: tuple[str, str] | None
 ) -> dict[str, Any]:
@@ -97,58 +77,7 @@ async def _load(
     requests = [
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + header + b"\r\n" for path in paths
     ]
-    pool: asyncio.Queue[_Connection] = asyncio.Queue()
-    for _ in range(CONNECTIONS):
-        pool.put_nowait(_Connection(*await asyncio.open_connection("127.0.0.1", port)))
-    for request in requests[:50]:  # warm-up: caches, code paths
-        connection = await pool.get()
-        await connection.get(request)
-        pool.put_nowait(connection)
-    latencies = np.full(len(paths), np.nan)
-    errors = 0
-    start = time.perf_counter() + 0.05
-
-    async def one(k: int, request: bytes, scheduled: float) -> None:
-        nonlocal errors
-        connection = await pool.get()
-        try:
-            ok = await connection.get(request) == 200
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            ok = False
-        pool.put_nowait(connection)
-        latencies[k] = time.perf_counter() - scheduled
-        if not ok:
-            errors += 1
-
-    # Each request is started at its own time by one scheduler: creating every task up front
-    # cost the client a burst of work at the start that it then counted as server latency.
-    tasks = []
-    for k, request in enumerate(requests):
-        scheduled = start + k / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(k, request, scheduled)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-    while not pool.empty():
-        pool.get_nowait().writer.close()
-    ms = latencies * 1000
-    window = max(1, int(rate * WINDOW_SECONDS))
-    return {
-        "requests": len(paths),
-        "achieved_rate": round(len(paths) / elapsed, 1),
-        "errors": errors,
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p90_ms": round(float(np.percentile(ms, 90)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-        "max_ms": round(float(np.max(ms)), 2),
-        # p99 of each WINDOW_SECONDS of sends: start-up stalls show in the first windows.
-        "p99_ms_by_window": [
-            round(float(np.percentile(ms[i : i + window], 99)), 1)
-            for i in range(0, len(ms), window)
-        ],
-    }
+    return await open_loop(port, requests, rate, CONNECTIONS, WINDOW_SECONDS, requests[:50])
 
 
 def main() -> None:
