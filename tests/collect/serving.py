@@ -139,12 +139,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 
 
 @contextmanager
-def clientcore_serve(db: Path, token: str = ADMIN_TOKEN) -> Iterator[Served]:
+def clientcore_serve(
+    db: Path, token: str = ADMIN_TOKEN, env_extra: dict[str, str] | None = None
+) -> Iterator[Served]:
     """`clientcore serve --db DB --port PORT` in a subprocess, stopped (or killed) at the end."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = db.parent / f"{db.name}.serve.log"
-    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": token}
+    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": token, **(env_extra or {})}
     env.pop("CLIENTCORE_DB", None)
     command = [sys.executable, "-m", "clientcore.cli", "serve", "--db", str(db)]
     with log.open("wb") as out:

@@ -421,6 +421,16 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, c: ImportCheckpoint) -> Non
     con.execute(SAVE_CHECKPOINT_SQL, checkpoint_params(c))
 
 
+def _inbox_rows() -> int:
+    """Rows an inbox takes before it moves (CLIENTCORE_INBOX_ROWS; tests make it small)."""
+    raw = os.environ.get("CLIENTCORE_INBOX_ROWS")
+    if raw is None:
+        return MOVE_ROWS
+    if not raw.isdigit() or int(raw) < 1:
+        raise StoreError(f"CLIENTCORE_INBOX_ROWS must be a positive integer; got {raw!r}")
+    return int(raw)
+
+
 class _Mover:
     """Moves the inbox the collector is not writing into the indexed log, then checkpoints.
 
@@ -436,6 +446,7 @@ class _Mover:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="clientcore-mover", daemon=True)
         self._wal = f"{store.url}.wal"
+        self._rows = _inbox_rows()
         self.moves = 0
         self.checkpoints = 0
 
@@ -472,7 +483,7 @@ class _Mover:
                     continue
                 rows = state.inbox_rows[active]
                 stale = rows and time.monotonic() - last_move >= MOVE_SECONDS
-                if rows >= MOVE_ROWS or stale:
+                if rows >= self._rows or stale:
                     with state.lock:
                         state.inbox = 1 - active
                     self._move(active)
