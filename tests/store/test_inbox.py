@@ -5,6 +5,7 @@ them — before a move, after it, after a restart or a crash between moves — i
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def test_moves_under_load_keep_every_event_once(
 ) -> None:
     monkeypatch.setattr(duckdb_store, "MOVE_ROWS", 60)
     monkeypatch.setattr(duckdb_store, "POLL_SECONDS", 0.005)
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_EVERY_MOVES", 2)
     store = open_store(str(tmp_path / "c.duckdb"))
     assert isinstance(store, DuckDBStore)
     store.move_in_background()
@@ -150,4 +152,34 @@ def test_a_store_from_before_the_inboxes_keeps_its_events_and_keys(tmp_path: Pat
     assert store.query("SELECT max(seq) FROM events") == [(8,)]
     indexes = store.query("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'event_log'")
     assert indexes == [("event_log_seq",)]
+    store.close()
+
+
+def test_each_move_ends_the_log_on_a_row_group_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer fills an inbox with exactly what takes the log to its next boundary, so
+    DuckDB writes the moved rows as whole row groups and the checkpoint has little left."""
+    monkeypatch.setattr(duckdb_store, "MOVE_ROWS", 60)
+    monkeypatch.setattr(duckdb_store, "POLL_SECONDS", 0.002)
+    store = open_store(str(tmp_path / "c.duckdb"))
+    assert isinstance(store, DuckDBStore)
+    commit(store, [prepare(_batch(0, 25), "web", "t", NOW)])  # the log starts mid row group
+    store.move_in_background()
+    state = store._state
+
+    def mover_caught_up() -> None:
+        deadline = time.monotonic() + 10
+        while state.inbox_rows[1 - state.inbox] and time.monotonic() < deadline:  # type: ignore[operator]
+            time.sleep(0.002)
+
+    sizes = set()
+    for k in range(1, 30):
+        mover_caught_up()
+        commit(store, [prepare(_batch(k * 25, k * 25 + 25), "web", "t", NOW)])
+        mover_caught_up()
+        sizes.add(_counts(store, "event_log"))
+    assert sizes >= {60, 120, 180, 240, 300}
+    assert all(size % 60 == 0 for size in sizes - {25})  # 25: before the first move
+    assert _counts(store, "events") == 30 * 25
     store.close()
