@@ -104,7 +104,7 @@ def main() -> None:
             connected_components(graph, directed=False)
 
         def our_step() -> None:
-            batch_profiles(types, a, b, seq, limits)
+            batch_profiles(types, a, b, seq, limits, None, DEFAULT_SPEC.not_linking_codes())
 
         def best_of(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
             times = []

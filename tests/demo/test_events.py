@@ -293,3 +293,26 @@ def test_tastes_drive_views_and_purchases(dataset: Dataset, owners: list[str]) -
             for item in event["properties"]["products"]:
                 assert item["category"] in tastes[person]
     assert hits / views > 0.98
+
+
+def test_typed_contact_details_come_with_the_persons_own_name(
+    dataset: Dataset, owners: list[str]
+) -> None:
+    """A guest checkout, a till, an agent, a ticket form: who types an e-mail or a phone
+    types their name too (a placeholder at the till included), and it is their own."""
+    people = {r["person_id"]: r for r in dataset.csv("truth/customers.csv")}
+    named: Counter[str] = Counter()
+    for event, person in zip(dataset.events, owners, strict=True):
+        for bag in (event.get("traits"), event["context"].get("traits")):
+            if not bag:
+                continue
+            if "first_name" in bag:
+                assert bag["first_name"] == people[person]["first_name"]
+                assert bag["last_name"] == people[person]["last_name"]
+                named[event["context"]["channel"]] += 1
+            elif event["type"] == "track" and event["context"]["channel"] in (
+                "store",
+                "call_center",
+            ):
+                assert not {"email", "phone"} & set(bag), event["messageId"]
+    assert {"web", "store", "call_center"} <= set(named)

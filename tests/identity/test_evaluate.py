@@ -2,7 +2,7 @@
 
 Truth: person A owns a1 a2 a3 a4, B owns b1 b2, C owns c1 c2; two trap identifiers are shared.
 Store: P1 = {a1, a2, junk, store phone}, P2 = {a3, b1}, P3 = {b2}, P4 = {c1}; c2 and the family
-e-mail are quarantined; a4 was never seen.
+e-mail are quarantined; a4 was never seen; a first name (never an identifier) is left out.
 
 Cells (profile, person) over the evaluated identifiers a1 a2 a3 b1 b2 c1 c2 (c2 alone):
 (P1,A)=2 (P2,A)=1 (P2,B)=1 (P3,B)=1 (P4,C)=1 (c2,C)=1
@@ -51,11 +51,12 @@ STORED = [  # id, type, value, profile (None: quarantined)
     (7, "user_id", "c1", P4),
     (8, "loyalty_card", "C2CARD", None),
     (9, "email", "family@example.com", None),  # a trap the graph quarantined
+    (10, "first_name", "anna", None),  # never links: in no truth, counted nowhere
 ]
 
 
 # The evidence: which identifiers the log showed together (a < b).
-LINKS = [(0, 1), (1, 4), (5, 6), (7, 8), (0, 3)]
+LINKS = [(0, 1), (1, 4), (5, 6), (7, 8), (0, 3), (0, 10)]
 
 
 def _fill(store: Store, links: list[tuple[int, int]] = LINKS) -> None:

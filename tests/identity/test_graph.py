@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from itertools import combinations, pairwise
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clientcore.identity.graph import IncrementalGraph, batch_profiles
+from clientcore.identity.graph import NOT_LINKING, SPLIT, IncrementalGraph, batch_profiles
 
-LIMITS = {0: 1, 1: 2}  # type 0 (say user_id): 1 per profile; type 1 (say card): 2
+# type 0 (say user_id): 1 per profile; type 1 (say card): 2; type 4 (a first name) never
+# links, and a profile, or an identifier's events, may carry 1.
+LIMITS = {0: 1, 1: 2, 4: 1}
+NAMES = {4}
 
 
 def _edges(events: list[list[int]]) -> dict[tuple[int, int], int]:
@@ -27,11 +31,11 @@ def _batch(types: list[int], events: list[list[int]]):  # type: ignore[no-untype
     a = np.array([k[0] for k in edges], dtype=np.int64)
     b = np.array([k[1] for k in edges], dtype=np.int64)
     seq = np.array(list(edges.values()), dtype=np.int64)
-    return batch_profiles(np.array(types, dtype=np.int64), a, b, seq, LIMITS)
+    return batch_profiles(np.array(types, dtype=np.int64), a, b, seq, LIMITS, None, NAMES)
 
 
 def _incremental(types: list[int], events: list[list[int]], cuts: list[int]):  # type: ignore[no-untyped-def]
-    graph = IncrementalGraph(types, LIMITS)
+    graph = IncrementalGraph(types, LIMITS, NAMES)
     seen: set[tuple[int, int]] = set()
     merges: set[tuple[int, int, int]] = set()
     bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
@@ -56,7 +60,7 @@ def _incremental(types: list[int], events: list[list[int]], cuts: list[int]):  #
 @st.composite
 def _logs(draw: st.DrawFn) -> tuple[list[int], list[list[int]], list[int]]:
     n = draw(st.integers(2, 14))
-    types = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    types = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))  # 4: a first name
     events = draw(st.lists(st.lists(st.integers(0, n - 1), min_size=1, max_size=4), max_size=25))
     cuts = draw(st.lists(st.integers(0, 25), max_size=5))
     return types, events, cuts
@@ -77,6 +81,57 @@ def test_incremental_equals_batch(log: tuple[list[int], list[list[int]], list[in
     assert merges == set(
         zip(batch.merge_seq.tolist(), batch.merge_a.tolist(), batch.merge_b.tolist(), strict=True)
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_logs(), st.randoms(use_true_random=False))
+def test_restored_graph_continues_like_the_batch(
+    log: tuple[list[int], list[list[int]], list[int]], rnd: random.Random
+) -> None:
+    """A graph restored from stored rows (names' quarantine from their type, not from a
+    row) takes the rest of the log to the batch's answer."""
+    types, events, _ = log
+    half = rnd.randint(0, len(events))
+    first = _batch(types, events[:half])
+    reasons = {
+        int(n): (int(first.quarantine_type[n]), int(first.quarantine_seq[n]))
+        for n in np.flatnonzero(first.quarantined)
+        if first.quarantine_type[n] != NOT_LINKING
+    }
+    edges = [(seq, a, b) for (a, b), seq in _edges(events[:half]).items()]
+    graph = IncrementalGraph.restore(
+        types, LIMITS, first.profile_of.tolist(), reasons, edges, NAMES
+    )
+    known = {(a, b) for _, a, b in edges}
+    graph.add_edges([(seq, a, b) for (a, b), seq in _edges(events).items() if (a, b) not in known])
+    assert [graph.profile(i) for i in range(len(types))] == _batch(
+        types, events
+    ).profile_of.tolist()
+
+
+def test_names_link_nobody_but_two_on_one_email_quarantine_it() -> None:
+    # 0, 1: cookies (type 2); 2: an email (type 2); 3, 4: first names (type 4).
+    types = [2, 2, 2, 4, 4]
+    events = [[0, 2, 3], [1, 2, 4]]  # Anna and Ben each type the family email
+    result = _batch(types, events)
+    assert result.profile_of.tolist() == [0, 1, -1, -1, -1]
+    assert result.quarantine_type.tolist() == [-1, -1, 4, NOT_LINKING, NOT_LINKING]
+    graph, _, quarantined = _incremental(types, events, [1])
+    assert [graph.profile(i) for i in range(5)] == [0, 1, -1, -1, -1]
+    assert quarantined == [(2, 4, 1), (3, NOT_LINKING, 0), (4, NOT_LINKING, 0)]
+
+
+def test_one_name_per_profile_cuts_the_bridge_between_two_people() -> None:
+    # Ben's login (0) was typed with his name (4); the family email (2) only with Anna's (3),
+    # next to her cookie (1); Ben logs in with the family email. One email, one name each:
+    # under every pairwise limit, yet the profile would carry two names.
+    types = [0, 2, 2, 4, 4]
+    events = [[0, 4], [1, 2, 3], [0, 2]]
+    result = _batch(types, events)
+    assert result.profile_of.tolist() == [0, 1, -1, -1, -1]
+    assert result.quarantine_type[2] == SPLIT
+    graph, _, _ = _incremental(types, events, [1, 2])
+    assert [graph.profile(i) for i in range(5)] == [0, 1, -1, -1, -1]
 
 
 def test_a_placeholder_linked_to_many_cards_is_quarantined_and_links_nobody() -> None:

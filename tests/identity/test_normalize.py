@@ -13,6 +13,7 @@ from clientcore.identity.normalize import (
     _phone_key,
     candidates,
     normalize_email,
+    normalize_name,
     normalize_phone,
 )
 from clientcore.identity.spec import DEFAULT_SPEC
@@ -31,6 +32,23 @@ from clientcore.identity.spec import DEFAULT_SPEC
 )
 def test_phones_become_e164_or_nothing(raw: str, expected: str | None) -> None:
     assert normalize_phone(raw, "US") == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Anna", "anna"),
+        ("  ZOË ", "zoe"),
+        ("José  María", "jose maria"),
+        ("Straße", "strasse"),
+        ("ﬁona", "fiona"),
+        ("   ", None),
+        ("", None),
+    ],
+)
+def test_names_fold_case_accents_and_spacing(raw: str, expected: str | None) -> None:
+    assert normalize_name(raw) == expected
+    assert Normalizers()("name", raw) == expected
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clientcore.collect.ingest import commit, prepare
+from clientcore.identity.manage import quarantined as quarantined_rows
 from clientcore.identity.service import rebuild
 from clientcore.identity.spec import DEFAULT_SPEC
 from clientcore.identity.sync import IdentityService
@@ -28,7 +29,9 @@ def _ev(n: int, **fields: Any) -> bytes:
 
 def scenario() -> list[bytes]:
     """Anna browses, logs in, buys in store; a till types a placeholder email for three
-    shoppers; a family shares one email; a store tablet serves two logins."""
+    shoppers; a family shares one email; a store tablet serves two logins. First names come
+    with typed details: the Smiths' email is typed by Eve (twice, spelled two ways) and by
+    Ben; the Jones' only by Carl, but Dina, who signed up with her name, logs in with it."""
     placeholder = {"email": "noemail@shop.example"}
     return [
         _ev(1, anonymousId="cookie-anna"),
@@ -56,6 +59,30 @@ def scenario() -> list[bytes]:
         _ev(12, userId="clerk-b", context={"device": {"id": "tablet-1"}}),
         _ev(13, type="alias", previousId="cookie-anna-2", userId="anna"),
         _ev(14, type="identify", userId="bob", traits={"phone": "0000000000"}),
+        _ev(
+            15,
+            type="identify",
+            anonymousId="cookie-eve",
+            traits={"email": "smiths@home.example", "first_name": "Eve"},
+        ),
+        _ev(
+            16,
+            anonymousId="pos-6",
+            context={"traits": {"email": "smiths@home.example", "firstName": " ÉVE "}},
+        ),
+        _ev(
+            17,
+            anonymousId="pos-7",
+            context={"traits": {"email": "Smiths@home.example", "first_name": "Ben"}},
+        ),
+        _ev(
+            18,
+            type="identify",
+            anonymousId="cookie-carl",
+            traits={"email": "jones@home.example", "first_name": "Carl"},
+        ),
+        _ev(19, type="identify", userId="dina", traits={"first_name": "Dina"}),
+        _ev(20, type="identify", userId="dina", traits={"email": "jones@home.example"}),
     ]
 
 
@@ -110,12 +137,33 @@ def test_stitching_the_scenario(store: Store) -> None:
         "noemail@shop.example": "loyalty_card",
         "family@home.example": "user_id",
         "tablet-1": "user_id",
+        "smiths@home.example": "first_name",  # typed by Eve and by Ben
+        "jones@home.example": "profile_limit",  # Carl's, and Dina's login: two names
     }
     cards = {_profile_of(store, "loyalty_card", f"LC{n}00") for n in (2, 3, 4, 5)}
     assert len(cards) == 4
     assert _profile_of(store, "user_id", "dad") != _profile_of(store, "user_id", "kid")
     # "0000000000" is not a phone number: it is not an identifier at all.
     assert store.query("SELECT count(*) FROM identifiers WHERE type = 'phone'") == [(1,)]
+    # Eve's two spellings are one name; no name links anyone or finds an event.
+    names = store.query(
+        "SELECT value, profile_id, quarantined FROM identifiers WHERE type = 'first_name' "
+        "ORDER BY value"
+    )
+    assert names == [(n, None, True) for n in ("ben", "carl", "dina", "eve")]
+    assert store.query(
+        "SELECT count(*) FROM event_identifiers e JOIN identifiers i ON i.id = e.identifier_id "
+        "WHERE i.type = 'first_name'"
+    ) == [(0,)]
+    assert _profile_of(store, "anonymous_id", "cookie-eve") != _profile_of(
+        store, "anonymous_id", "pos-7"
+    )
+    assert _profile_of(store, "anonymous_id", "cookie-carl") != _profile_of(
+        store, "user_id", "dina"
+    )
+    listed = {row["value"]: row for row in quarantined_rows(store)}
+    assert listed["smiths@home.example"]["reason"] == "linked to 2 first_name values"
+    assert all(row["type"] != "first_name" for row in listed.values())
 
 
 def test_incremental_in_commits_equals_rebuild(store: Store) -> None:
@@ -162,6 +210,6 @@ def test_batch_equals_incremental_whatever_the_arrival_order(
         rebuild(store, DEFAULT_SPEC)
         assert snapshot(store) == incremental
         # Whatever the order, the traps end quarantined and Anna whole.
-        assert len(incremental["quarantine"]) == 3
+        assert len(incremental["quarantine"]) == 5
     finally:
         store.close()

@@ -162,6 +162,8 @@ def _store_order(b: Block, i: int, t: int, store: int, props: dict[str, Any]) ->
             out.trap_uses.add(("placeholder_phone", "+1" + PLACEHOLDER_PHONE_ZEROS, i))
         elif (typed := b.phone_typed(i, t)) is not None:
             traits["phone"] = typed
+    if "email" in traits or "phone" in traits:
+        b.add_name(i, traits)  # staff type the customer's name too, even beside a placeholder
     ctx: dict[str, Any] = {"channel": "store", "store_id": b.world.store_ids[store]}
     if traits:
         ctx["traits"] = traits
@@ -176,6 +178,7 @@ def agent_context(b: Block, i: int, t: int) -> tuple[dict[str, Any], str | None,
     agent = b.world.agents[int(r.random() * len(b.world.agents))]
     phone = b.phone_typed(i, t)
     traits = {"phone": phone} if phone is not None else {"email": b.email_typed(i, t)}
+    b.add_name(i, traits)
     ctx = {"channel": "call_center", "agent_id": agent, "traits": traits}
     uid = b.user_at(i, t) if r.random() < 0.5 else None
     anon = None if uid is not None else b.out.fresh_anonymous_id(i)

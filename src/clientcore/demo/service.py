@@ -67,7 +67,9 @@ def emit_service(b: Block, orders: Orders, user_ids: list[str | None], anon_ids:
             }
             if orders.ticket_product[k] >= 0:
                 props["product_id"] = catalog.product_id[int(orders.ticket_product[k])]
-            ctx = {"channel": "web", "traits": {"email": b.email_typed(i, t_ticket)}}
+            traits = {"email": b.email_typed(i, t_ticket)}
+            b.add_name(i, traits)
+            ctx = {"channel": "web", "traits": traits}
             anon = b.cookie_at(i, t_ticket)
             uid = b.user_at(i, t_ticket)
             out.track(i, t_ticket, "Support Ticket Opened", uid, anon, ctx, props)

@@ -95,6 +95,12 @@ class Block:
         """The address the person uses at ``t``, as typed (case and spaces vary)."""
         return vary_email(self.people.email_at(i, t), self.r.random())
 
+    def add_name(self, i: int, traits: dict[str, Any]) -> None:
+        """The person's own name, typed next to their contact details (a checkout form, a
+        clerk at the till, an agent): in real data a name comes with the e-mail or phone."""
+        traits["first_name"] = self.people.first_name[i]
+        traits["last_name"] = self.people.last_name[i]
+
     def phone_typed(self, i: int, t: int) -> str | None:
         """The phone the person uses at ``t``, in one of the usual spellings."""
         national = self.people.phone_at(i, t)
@@ -249,6 +255,7 @@ def online_session(
             phone = b.phone_typed(i, when) if rand() < 0.5 else None
             if phone is not None:
                 traits["phone"] = phone
+            b.add_name(i, traits)
             out.identify(i, when, current, anon, ctx, traits, skew)
             assert order is not None
             order = dict(order)

@@ -54,9 +54,12 @@ def run_tour(db_url: str, customers: int, seed: int, data_dir: Path) -> None:
         for channel, count in stats.by_channel.items():
             table.add_row(channel, f"{count:,}")
         console.print(table)
+        silent = load_spec().not_linking()  # first names: counted, never identifiers
+        where = f" WHERE type NOT IN ({', '.join('?' for _ in silent)})" if silent else ""
         identifiers, profiles, quarantined = store.query(
             "SELECT count(*), count(DISTINCT profile_id), count(*) FILTER (WHERE quarantined) "
-            "FROM identifiers"
+            f"FROM identifiers{where}",
+            silent,
         )[0]
         console.print(
             f"{identifiers:,} identifiers in {profiles:,} profiles ({quarantined} identifier "

@@ -11,6 +11,7 @@ Three vectorized steps, each costing a few passes over the edges:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,12 +79,14 @@ def quarantine(
     b: IntArray,
     first_seq: IntArray,
     limits: dict[int, int],
+    exempt: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Identifiers linked to more distinct identifiers of a limited type than its limit.
 
     Returns (flagged, the type whose limit was crossed first, the event where it was crossed):
     the crossing is the (limit + 1)-th link of that type in first-seen order, earliest first,
-    ties broken by type — the order the incremental path meets them in."""
+    ties broken by type — the order the incremental path meets them in. `exempt` identifiers
+    (first names, quarantined anyway) are never flagged: their many links are not sorted."""
     flagged = np.zeros(n, dtype=bool)
     crossed_type = np.full(n, -1, dtype=np.int64)
     crossed_seq = np.zeros(n, dtype=np.int64)
@@ -93,12 +96,14 @@ def quarantine(
     if slots is None:
         codes = np.array(sorted(limits), dtype=np.int64)
         caps = np.array([limits[int(code)] for code in codes], dtype=np.int64)
-        return _quarantine_by_type(n, types, a, b, first_seq, codes, caps)
+        return _quarantine_by_type(n, types, a, b, first_seq, codes, caps, exempt)
     # One count per (identifier, limited type) over both ends of every edge.
     m = a.size
     src = np.concatenate([a, b])
     column = np.concatenate([slots.node[b], slots.node[a]])
     over = slots.over(src, column, n)
+    if exempt is not None:
+        over[exempt] = False
     flagged = _any_per_row(over)
     if not flagged.any():
         return flagged, crossed_type, crossed_seq
@@ -118,6 +123,7 @@ def _quarantine_by_type(
     first_seq: IntArray,
     codes: IntArray,
     caps: IntArray,
+    exempt: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """`quarantine` one limited type at a time, for specs with many limited types."""
     flagged = np.zeros(n, dtype=bool)
@@ -130,6 +136,8 @@ def _quarantine_by_type(
     for slot, (code, cap) in enumerate(zip(codes.tolist(), caps.tolist(), strict=True)):
         mask = dst_type == code
         over = np.bincount(src[mask], minlength=n) > cap
+        if exempt is not None:
+            over &= ~exempt
         flagged |= over
         keep = mask & over[src]
         parts.append((src[keep], np.full(int(keep.sum()), slot), seq[keep]))
@@ -169,6 +177,7 @@ def _crossings(
 
 BLOCKED = -2  # quarantine_type of an identifier a person blocklisted (unmerge)
 SPLIT = -3  # quarantine_type of an identifier cut to keep a profile within its limits
+NOT_LINKING = -4  # quarantine_type of a value of a rule that never links (a first name)
 
 
 def batch_profiles(
@@ -178,22 +187,31 @@ def batch_profiles(
     first_seq: IntArray,
     limits: dict[int, int],
     blocked: IntArray | None = None,
+    not_linking: Collection[int] = (),
 ) -> BatchResult:
     """Profiles of every identifier from the distinct edges (a < b) of the whole log.
 
     `blocked` marks identifiers a person blocklisted: quarantined whatever their counts.
-    Merges come in the order of the input edges."""
+    Values of the `not_linking` types are quarantined by construction; their edges count
+    for the others' limits all the same. Merges come in the order of the input edges."""
     n = int(types.size)
-    flagged, qtype, qseq = quarantine(n, types, a, b, first_seq, limits)
+    silent = np.isin(types, np.fromiter(not_linking, dtype=np.int64)) if not_linking else None
+    flagged, qtype, qseq = quarantine(n, types, a, b, first_seq, limits, silent)
     if blocked is not None and blocked.any():
         qtype[blocked] = BLOCKED
         qseq[blocked] = 0
         flagged |= blocked
+    tags = _NO_TAGS
+    if silent is not None:
+        qtype[silent] = NOT_LINKING
+        qseq[silent] = 0
+        flagged |= silent
+        tags = _tags(silent, flagged, a, b)
     live_edge = ~(flagged[a] | flagged[b]) if a.size else np.zeros(0, dtype=bool)
     live = np.flatnonzero(live_edge)
     ka, kb, ks = a[live], b[live], first_seq[live]
     labels, kept = spanning_forest(n, ka, kb, ks)
-    cut = _split_over_limits(types, ka, kb, ks, labels, kept, flagged, limits)
+    cut = _split_over_limits(types, ka, kb, ks, labels, kept, flagged, limits, tags)
     if cut.size:
         qtype[cut] = SPLIT
         qseq[cut] = 0
@@ -202,6 +220,43 @@ def batch_profiles(
     profile_of[flagged] = -1
     merged = live[kept]
     return BatchResult(profile_of, flagged, qtype, qseq, a[merged], b[merged], first_seq[merged])
+
+
+_NO_TAGS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def _tags(
+    silent: IntArray, flagged: IntArray, a: IntArray, b: IntArray
+) -> tuple[IntArray, IntArray]:
+    """(identifier, never-linking value) for every edge between a value of a never-linking
+    type (a first name) and an identifier that can still link."""
+    a_silent, b_silent = silent[a], silent[b]
+    one = np.flatnonzero(a_silent != b_silent)
+    node = np.where(a_silent[one], b[one], a[one])
+    tag = np.where(a_silent[one], a[one], b[one])
+    live = ~flagged[node]
+    return node[live], tag[live]
+
+
+def _tag_counts(
+    labels: IntArray, size: int, tags: tuple[IntArray, IntArray]
+) -> tuple[IntArray, IntArray]:
+    """The distinct (component, tag) pairs of the components carrying two tags or more (one
+    tag is within any limit): each such tag once per component.
+
+    Most components carry one name or none, so the smallest and largest tag per component
+    find the few others without sorting every tag."""
+    node, tag = tags
+    if node.size == 0:
+        return node, tag
+    label = labels[node]
+    low = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(size, -1, dtype=np.int64)
+    np.minimum.at(low, label, tag)
+    np.maximum.at(high, label, tag)
+    several = np.flatnonzero(high[label] > low[label])
+    key = np.unique(label[several] * labels.size + tag[several])
+    return key // labels.size, key % labels.size
 
 
 def _split_over_limits(
@@ -213,8 +268,10 @@ def _split_over_limits(
     kept: IntArray,
     flagged: IntArray,
     limits: dict[int, int],
+    tags: tuple[IntArray, IntArray] = _NO_TAGS,
 ) -> IntArray:
-    """Identifiers to quarantine so that no component holds more of a type than its limit.
+    """Identifiers to quarantine so that no component holds more of a type than its limit,
+    nor carries more distinct `tags` (identifier, never-linking value) of a type than its.
 
     Only the components over a limit are touched: their cut identifiers are returned, and
     `labels` and `kept` (the merges) are rewritten in place for what remains of them."""
@@ -224,13 +281,19 @@ def _split_over_limits(
     live = ~flagged
     size = int(labels.max()) + 1
     slots = _Slots.of(types, limits)
+    tag_label, tag_value = _tag_counts(labels, size, tags)
     if slots is not None:
         column = np.where(live, slots.node, _SLOTS - 1)
-        violating = _any_per_row(slots.over(labels, column, size))
+        rows = np.concatenate([labels, tag_label])
+        columns = np.concatenate([column, slots.node[tag_value]])
+        violating = _any_per_row(slots.over(rows, columns, size))
     else:
         violating = np.zeros(size, dtype=bool)
         for code, limit in limits.items():
-            violating |= np.bincount(labels[live & (types == code)], minlength=size) > limit
+            held = np.concatenate(
+                [labels[live & (types == code)], tag_label[types[tag_value] == code]]
+            )
+            violating |= np.bincount(held, minlength=size) > limit
     if not violating.any():
         return none
     in_bad = violating[labels] & live
@@ -243,13 +306,19 @@ def _split_over_limits(
     e_lo, e_hi = np.searchsorted(edge_label, bad), np.searchsorted(edge_label, bad, "right")
     n_lo, n_hi = np.searchsorted(node_label, bad), np.searchsorted(node_label, bad, "right")
     type_of = dict(zip(nodes.tolist(), types[nodes].tolist(), strict=True))
+    carried: dict[int, list[int]] = {}
+    tag_node, tag = tags
+    mine = np.flatnonzero(in_bad[tag_node])
+    for node, value in zip(tag_node[mine].tolist(), tag[mine].tolist(), strict=True):
+        carried.setdefault(node, []).append(value)
+        type_of[value] = int(types[value])
     cut: list[int] = []
     for el, eh, nl, nh in zip(
         e_lo.tolist(), e_hi.tolist(), n_lo.tolist(), n_hi.tolist(), strict=True
     ):
         part = edges[el:eh]
         triples = list(zip(seq[part].tolist(), a[part].tolist(), b[part].tolist(), strict=True))
-        cut.extend(split_component(nodes[nl:nh].tolist(), triples, type_of, limits))
+        cut.extend(split_component(nodes[nl:nh].tolist(), triples, type_of, limits, carried))
     cut_nodes = np.array(sorted(cut), dtype=np.int64)
     if cut_nodes.size == 0:
         return cut_nodes

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from clientcore.identity.spec import IdentitySpec, load_spec
 from clientcore.store import Store
 
 _SEP = "\x1f"
@@ -93,8 +94,13 @@ def _key(table: pa.Table) -> pa.Array:
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
-def _stored(store: Store) -> pa.Table:
-    table = store.arrow("SELECT id, type, value, profile_id, quarantined FROM identifiers")
+def _stored(store: Store, spec: IdentitySpec) -> pa.Table:
+    """The identifiers of the rules that link (a first name is in nobody's truth)."""
+    silent = spec.not_linking()
+    where = f" WHERE type NOT IN ({', '.join('?' for _ in silent)})" if silent else ""
+    table = store.arrow(
+        f"SELECT id, type, value, profile_id, quarantined FROM identifiers{where}", silent
+    )
     schema = pa.schema(
         [
             ("id", pa.int64()),
@@ -122,12 +128,12 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def evaluate(store: Store, truth_dir: Path) -> IdentityEvaluation:
+def evaluate(store: Store, truth_dir: Path, spec: IdentitySpec | None = None) -> IdentityEvaluation:
     """Pairwise precision, recall and F1 of the store's profiles against the truth."""
     identifiers_path, shared_path = truth_files(truth_dir)
     truth = _read(identifiers_path, ("type", "value", "person_id"))
     shared = _read(shared_path, ("type", "value")) if shared_path else None
-    stored = _stored(store)
+    stored = _stored(store, spec or load_spec())
     traps = pc.unique(_key(shared)) if shared is not None else pa.array([], pa.string())
     named = pc.unique(pa.concat_arrays([_key(truth), traps]))
     truth = truth.filter(pc.invert(pc.is_in(_key(truth), value_set=traps)))

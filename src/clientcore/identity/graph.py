@@ -10,7 +10,8 @@ Definitions, all independent of arrival order:
 * an *edge* is a distinct pair of identifiers seen together in some event, stamped with the
   first event (`first_seq`) that showed it;
 * an identifier is *quarantined* when it co-occurs with more distinct identifiers of some type
-  than that type's limit — it stays on record but links nobody;
+  than that type's limit — it stays on record but links nobody; so is every value of a type
+  that never links (a first name), whose edges still count for the others' limits;
 * a *profile* is a connected component of the other identifiers, over the edges between
   them; its id is the smallest identifier id in it (ids are given in order of first sight, so
   this is the profile's oldest identifier);
@@ -20,14 +21,22 @@ Definitions, all independent of arrival order:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from clientcore.identity.batch import BLOCKED, SPLIT, BatchResult, batch_profiles, quarantine
+from clientcore.identity.batch import (
+    BLOCKED,
+    NOT_LINKING,
+    SPLIT,
+    BatchResult,
+    batch_profiles,
+    quarantine,
+)
 from clientcore.identity.split import excess, split_component
 
 __all__ = [
     "BLOCKED",
+    "NOT_LINKING",
     "SPLIT",
     "BatchResult",
     "Changes",
@@ -77,13 +86,21 @@ class IncrementalGraph:
     profile each remaining member ends in.
     """
 
-    def __init__(self, types: list[int], limits: dict[int, int]) -> None:
+    def __init__(
+        self, types: list[int], limits: dict[int, int], not_linking: Collection[int] = ()
+    ) -> None:
         self.types = list(types)
         self.limits = dict(limits)
+        self.not_linking = frozenset(not_linking)
         self.parent = list(range(len(types)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(types))}
-        self.quarantined: set[int] = set()  # pairwise or blocklisted: never in a raw component
-        self.reasons: dict[int, tuple[int, int]] = {}  # node -> (type code or BLOCKED, seq)
+        # Pairwise, blocklisted or not linking: never in a raw component.
+        self.quarantined: set[int] = set()
+        self.reasons: dict[int, tuple[int, int]] = {}  # node -> (type code, BLOCKED…; seq)
+        for node, kind in enumerate(self.types):
+            if kind in self.not_linking:
+                self.quarantined.add(node)
+                self.reasons[node] = (NOT_LINKING, 0)
         self.cut: set[int] = set()  # cut by the profile limits (SPLIT)
         self.final: dict[int, int] = {}  # profile of members of a split component
         self.counts: dict[tuple[int, int], int] = {}
@@ -97,12 +114,16 @@ class IncrementalGraph:
         profile_of: list[int],
         reasons: dict[int, tuple[int, int]],
         edges: list[tuple[int, int, int]],
+        not_linking: Collection[int] = (),
     ) -> IncrementalGraph:
         """The graph as the store holds it: each node's profile (-1 when quarantined), the
         quarantine reasons (SPLIT for cuts), and the known edges. Raw components are rebuilt
-        from the edges; where a profile differs from its raw component, it is an override."""
-        graph = cls(types, limits)
+        from the edges; where a profile differs from its raw component, it is an override.
+        Values of the `not_linking` types need no reason: their type is one."""
+        graph = cls(types, limits, not_linking)
         for node, (kind, seq) in reasons.items():
+            if node in graph.quarantined:
+                continue
             if kind == SPLIT:
                 graph.cut.add(node)
             else:
@@ -129,6 +150,9 @@ class IncrementalGraph:
         self.types.append(type_code)
         self.parent.append(node)
         self.members[node] = [node]
+        if type_code in self.not_linking:
+            self.quarantined.add(node)
+            self.reasons[node] = (NOT_LINKING, 0)
         return node
 
     def block(self, node: int, seq: int) -> Changes:
@@ -236,11 +260,26 @@ class IncrementalGraph:
         for root in sorted(roots):
             self._settle(root, changes)
 
+    def _tags(self, members: list[int]) -> dict[int, list[int]]:
+        """The never-linking values (first names) each member was seen with, from its edges:
+        read when a component settles rather than kept, as most identifiers carry one."""
+        if not self.not_linking:
+            return {}
+        types, silent = self.types, self.not_linking
+        found: dict[int, list[int]] = {}
+        for m in members:
+            for _, a, b in self.edges.get(m, ()):
+                other = b if a == m else a
+                if types[other] in silent:
+                    found.setdefault(m, []).append(other)
+        return found
+
     def _settle(self, root: int, changes: Changes) -> None:
         """Apply the profile limits to one raw component (see split.py)."""
         members = self.members[root]
         had = any(m in self.cut or m in self.final for m in members)
-        if not had and excess(members, self.types, self.limits) == 0:
+        tags = self._tags(members)
+        if not had and excess(members, self.types, self.limits, tags) == 0:
             return
         member_set = set(members)
         edges = sorted(
@@ -251,7 +290,7 @@ class IncrementalGraph:
                 if e[1] in member_set and e[2] in member_set
             }
         )
-        cut = split_component(members, edges, self.types, self.limits)
+        cut = split_component(members, edges, self.types, self.limits, tags)
         for m in members:
             self.cut.discard(m)
             self.final.pop(m, None)

@@ -39,13 +39,16 @@ def quarantined(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def resolve(store: Store, raw: str, region: str = "US") -> list[tuple[int, str, str]]:
-    """Identifiers (id, type, value) a typed value may name, quarantined ones included."""
+def resolve(store: Store, raw: str, spec: IdentitySpec) -> list[tuple[int, str, str]]:
+    """Identifiers (id, type, value) a typed value may name, quarantined ones included; values
+    of rules that never link (first names) are no identifiers to unmerge."""
     found: list[tuple[int, str, str]] = []
-    for _, value in candidates(raw, region):
+    linking = {rule.type for rule in spec.linking()}
+    for _, value in candidates(raw, spec.default_region):
         for row in store.query("SELECT id, type, value FROM identifiers WHERE value = ?", [value]):
-            if row not in found:
-                found.append((int(row[0]), row[1], row[2]))
+            entry = (int(row[0]), row[1], row[2])
+            if row[1] in linking and entry not in found:
+                found.append(entry)
     return found
 
 
@@ -69,7 +72,7 @@ def unmerge(
     store: Store, spec: IdentitySpec, raw: str, reason: str | None = None
 ) -> UnmergeOutcome:
     """Blocklist the identifier that wrongly joined people, and re-derive from the event log."""
-    matches = resolve(store, raw, spec.default_region)
+    matches = resolve(store, raw, spec)
     if not matches:
         raise IdentityError(f"no identifier {raw!r} is known")
     if len(matches) > 1:

@@ -9,6 +9,7 @@ rebuild (parsing.py shares a long list of keys between two processes).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 import phonenumbers
@@ -63,6 +64,15 @@ def normalize_upper(raw: str) -> str | None:
     return value or None
 
 
+def normalize_name(raw: str) -> str | None:
+    """A person's name as people type it: case, accents and spacing vary, the name does not
+    ("  Zoë " is "zoe")."""
+    bare = unicodedata.normalize("NFKD", raw)
+    bare = "".join(ch for ch in bare if not unicodedata.combining(ch))
+    value = " ".join(bare.casefold().split())
+    return value or None
+
+
 def _email_key(raw: str) -> str:
     return raw.strip().lower()
 
@@ -79,6 +89,7 @@ _KEYS: dict[str, Callable[[str], str]] = {
     "phone": _phone_key,
     "text": _same,
     "upper": _same,
+    "name": _same,
 }
 EXPENSIVE = ("email", "phone")  # the libraries' kinds: worth sharing between two processes
 
@@ -91,6 +102,8 @@ def parse_key(kind: Normalizer, key: str, region: str) -> str | None:
         return normalize_phone(key, region)
     if kind == "upper":
         return normalize_upper(key)
+    if kind == "name":
+        return normalize_name(key)
     return normalize_text(key)
 
 

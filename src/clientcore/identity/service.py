@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from clientcore.identity.extract import TIMESTAMP, Identified, extract, identify
-from clientcore.identity.graph import BLOCKED, SPLIT, batch_profiles
+from clientcore.identity.graph import BLOCKED, NOT_LINKING, SPLIT, batch_profiles
 from clientcore.identity.normalize import Normalizers
 from clientcore.identity.pairs import identifier_pairs
 from clientcore.identity.spec import IdentitySpec
@@ -73,13 +73,27 @@ def first_sight_order(identifiers: pa.Table) -> np.ndarray:
         compute.close()
 
 
-def event_identifiers(found: Identified, id_of: np.ndarray) -> pa.Table:
-    """The event_identifiers rows (seq, identifier_id, timestamp), given each identifier's id."""
+def linking_mask(found: Identified, spec: IdentitySpec) -> np.ndarray:
+    """Bool per row of `found.identifiers`: a value of a rule that links."""
+    ranks = found.identifiers.column("type_rank").to_numpy()
+    return ~np.isin(ranks, np.fromiter(spec.not_linking_codes(), dtype=np.int64))
+
+
+def event_identifiers(found: Identified, id_of: np.ndarray, linking: np.ndarray) -> pa.Table:
+    """The event_identifiers rows (seq, identifier_id, timestamp), given each identifier's id.
+
+    Only identifiers that link (`linking`, per row of `found.identifiers`): the table finds a
+    profile's events, and a first name belongs to no profile."""
+    keep = linking[found.ident]
+    if keep.all():
+        seq, ident, stamp = found.seq, found.ident, found.timestamp
+    else:
+        seq, ident, stamp = found.seq[keep], found.ident[keep], found.timestamp[keep]
     return pa.table(
         {
-            "seq": pa.array(found.seq, pa.int64()),
-            "identifier_id": pa.array(id_of[found.ident], pa.int64()),
-            "timestamp": pa.array(found.timestamp, pa.int64()).cast(TIMESTAMP),
+            "seq": pa.array(seq, pa.int64()),
+            "identifier_id": pa.array(id_of[ident], pa.int64()),
+            "timestamp": pa.array(stamp, pa.int64()).cast(TIMESTAMP),
         }
     )
 
@@ -114,7 +128,8 @@ def rebuild(
     id_of = np.empty(n, dtype=np.int64)
     id_of[order] = np.arange(n)
     ids_table = found.identifiers.take(pa.array(order))
-    event_ids = event_identifiers(found, id_of)
+    linking = linking_mask(found, spec)
+    event_ids = event_identifiers(found, id_of, linking)
     links = links_table(found, id_of, n)
     tick("pairs")
     types = ids_table.column("type_rank").to_numpy().astype(np.int64)
@@ -140,6 +155,7 @@ def rebuild(
         links.column("first_seq").to_numpy().astype(np.int64),
         limits,
         blocked,
+        spec.not_linking_codes(),
     )
     tick("graph")
     profile = result.profile_of
@@ -153,7 +169,8 @@ def rebuild(
             "quarantined": pa.array(result.quarantined),
         }
     )
-    q = np.flatnonzero(result.quarantined)
+    # A value that never links is no guardrail's doing: no quarantine row, not counted.
+    q = np.flatnonzero(result.quarantined & (result.quarantine_type != NOT_LINKING))
     quarantine = pa.table(
         {
             "identifier_id": pa.array(q, pa.int64()),
@@ -182,7 +199,7 @@ def rebuild(
         _set_watermark(store, upto)
     tick("write")
     report.events = upto
-    report.identifiers = identifiers.num_rows
+    report.identifiers = int(np.count_nonzero(linking))
     report.profiles = int(np.count_nonzero(np.bincount(profile[profile >= 0])))
     report.quarantined = int(q.size)
     report.merges = merges.num_rows

@@ -9,6 +9,12 @@ when it appears in the same events as more distinct values of some type than tha
 `max_per_profile` (a placeholder email typed at the till next to 300 loyalty cards; a shared
 store tablet next to 40 user ids; a family email next to 3 logins). The rule depends only on
 what co-occurs, never on arrival order, so the incremental and the batch paths agree.
+
+A rule with `links: false` reads a value that identifies nobody on its own — a first name —
+but still counts for that rule's limit: it never joins anyone (it is quarantined by
+construction) and is never shown as an identifier, yet with a limit of one first name an
+e-mail typed by Anna and by Ben is quarantined like an e-mail next to two logins, and a
+profile whose identifiers were seen with Anna and with Ben is split (split.py).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-Normalizer = Literal["email", "phone", "text", "upper"]
+Normalizer = Literal["email", "phone", "text", "upper", "name"]
 _PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _COLUMNS = ("user_id", "anonymous_id", "previous_id")
 
@@ -34,6 +40,7 @@ class IdentifierRule(BaseModel):
     paths: list[str] = Field(default_factory=list)
     normalize: Normalizer = "text"
     max_per_profile: int | None = Field(default=None, ge=1)
+    links: bool = True  # false: never links, only counts for the limits
 
     @field_validator("columns")
     @classmethod
@@ -50,6 +57,12 @@ class IdentifierRule(BaseModel):
             if not _PATH.match(path):
                 raise ValueError(f"path must look like $.context.traits.email; got {path!r}")
         return paths
+
+    @model_validator(mode="after")
+    def _counts_if_not_linking(self) -> IdentifierRule:
+        if not self.links and self.max_per_profile is None:
+            raise ValueError(f"{self.type}: a rule that does not link needs max_per_profile")
+        return self
 
 
 class IdentitySpec(BaseModel):
@@ -74,6 +87,18 @@ class IdentitySpec(BaseModel):
     def limits(self) -> dict[str, int]:
         return {r.type: r.max_per_profile for r in self.identifiers if r.max_per_profile}
 
+    def linking(self) -> list[IdentifierRule]:
+        """The rules whose values link people: the identifiers users see."""
+        return [rule for rule in self.identifiers if rule.links]
+
+    def not_linking(self) -> list[str]:
+        """The types of the rules that never link: no one sees them as identifiers."""
+        return [rule.type for rule in self.identifiers if not rule.links]
+
+    def not_linking_codes(self) -> set[int]:
+        """The same as type codes (ranks), as the graph knows types."""
+        return {rank for rank, rule in enumerate(self.identifiers) if not rule.links}
+
 
 def _traits(key: str) -> list[str]:
     return [f"$.traits.{key}", f"$.context.traits.{key}", f"$.properties.{key}"]
@@ -90,6 +115,19 @@ DEFAULT_SPEC = IdentitySpec(
         IdentifierRule(type="pos_customer_id", paths=_traits("pos_customer_id"), max_per_profile=3),
         IdentifierRule(type="device_id", paths=["$.context.device.id"], max_per_profile=10),
         IdentifierRule(type="anonymous_id", columns=["anonymous_id", "previous_id"]),
+        # Last, so the codes above keep their place. Properties are left out: an order's
+        # properties may name someone else (a gift's recipient).
+        IdentifierRule(
+            type="first_name",
+            paths=[
+                f"$.{bag}.{key}"
+                for bag in ("traits", "context.traits")
+                for key in ("first_name", "firstName")
+            ],
+            normalize="name",
+            max_per_profile=1,
+            links=False,
+        ),
     ]
 )
 

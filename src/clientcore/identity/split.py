@@ -8,16 +8,22 @@ limits — among equals, the one of the loosest type (a cookie or a phone before
 a loyalty card before a user id, since tight limits mark what identifies a person), then the
 best connected — until every part is within its limits.
 
-It is a pure function of the component (its nodes and edges), computed the same way by the
-rebuild and by the incremental path whenever the component changes, so both agree.
+A rule that never links (a first name) has a limit per profile too: its values are in no
+component, but each member carries those it was seen with (its *tags*), and a profile may not
+carry more distinct ones than the limit — a family e-mail seen only with Anna, in a component
+holding Ben's login seen with Ben, is the identifier to cut.
+
+It is a pure function of the component (its nodes, edges and tags), computed the same way by
+the rebuild and by the incremental path whenever the component changes, so both agree.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 Edge = tuple[int, int, int]  # (first_seq, a, b)
+Tags = Mapping[int, Collection[int]]  # member -> values of never-linking types it was seen with
 MAX_CANDIDATES = 64  # on a huge component, try only the best-connected identifiers
 
 
@@ -41,11 +47,19 @@ def _components(nodes: set[int], adjacency: dict[int, list[int]]) -> list[list[i
 
 
 def excess(
-    nodes: list[int] | set[int], types: Sequence[int] | Mapping[int, int], limits: dict[int, int]
+    nodes: list[int] | set[int],
+    types: Sequence[int] | Mapping[int, int],
+    limits: dict[int, int],
+    tags: Tags | None = None,
 ) -> int:
+    """How far the nodes (with their distinct tags) are over the limits, summed over types."""
     counts: dict[int, int] = defaultdict(int)
     for node in nodes:
         counts[types[node]] += 1
+    if tags:
+        carried = {tag for node in nodes for tag in tags.get(node, ())}
+        for tag in carried:
+            counts[types[tag]] += 1
     return sum(max(0, counts[t] - limit) for t, limit in limits.items() if t in counts)
 
 
@@ -54,9 +68,12 @@ def split_component(
     edges: list[Edge],
     types: Sequence[int] | Mapping[int, int],
     limits: dict[int, int],
+    tags: Tags | None = None,
 ) -> set[int]:
-    """The identifiers to quarantine so that every remaining part respects the limits."""
-    if excess(nodes, types, limits) == 0:
+    """The identifiers to quarantine so that every remaining part respects the limits.
+
+    `types` covers the tags too (a tag's type is a never-linking rule's code)."""
+    if excess(nodes, types, limits, tags) == 0:
         return set()
     adjacency: dict[int, list[int]] = defaultdict(list)
     for _, a, b in edges:
@@ -67,13 +84,13 @@ def split_component(
     work = [set(nodes)]
     while work:
         part = work.pop()
-        if excess(part, types, limits) == 0:
+        if excess(part, types, limits, tags) == 0:
             continue
         candidates = sorted(part, key=lambda n: (-len(adjacency.get(n, ())), n))[:MAX_CANDIDATES]
         best: tuple[int, int, int, int] | None = None
         for node in candidates:
             rest = part - {node}
-            left = sum(excess(p, types, limits) for p in _components(rest, adjacency))
+            left = sum(excess(p, types, limits, tags) for p in _components(rest, adjacency))
             looseness = limits.get(types[node], loosest)
             score = (left, -looseness, -len(adjacency.get(node, ())), node)
             if best is None or score < best:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from clientcore.identity.extract import extract, identify
-from clientcore.identity.graph import Changes, IncrementalGraph
+from clientcore.identity.graph import NOT_LINKING, Changes, IncrementalGraph
 from clientcore.identity.normalize import Normalizers
 from clientcore.identity.service import (
     CHUNK_EVENTS,
@@ -26,6 +26,7 @@ from clientcore.identity.service import (
     _watermark,
     event_identifiers,
     first_sight_order,
+    linking_mask,
     links_table,
     rebuild,
 )
@@ -71,7 +72,9 @@ class IdentityService:
             for a, b, s in self.store.query("SELECT a, b, first_seq FROM identity_links")
         ]
         self.links: set[tuple[int, int]] = {(a, b) for _, a, b in edges}
-        self.graph = IncrementalGraph.restore(types, self.limits, profiles, reasons, edges)
+        self.graph = IncrementalGraph.restore(
+            types, self.limits, profiles, reasons, edges, self.spec.not_linking_codes()
+        )
         self.blocklist = _blocklist(self.store)
         self.watermark = _watermark(self.store)
 
@@ -117,7 +120,7 @@ class IdentityService:
                 if (kind, value) in self.blocklist:
                     _absorb(changes, self.graph.block(node, int(first)))
             id_of[ident] = node
-        event_ids = event_identifiers(found, id_of)
+        event_ids = event_identifiers(found, id_of, linking_mask(found, self.spec))
         pairs = links_table(found, id_of, len(self.keys))
         found_edges = sorted(
             zip(
@@ -131,9 +134,10 @@ class IdentityService:
         self.links.update((a, b) for _, a, b in new_edges)
         _absorb(changes, self.graph.add_edges(new_edges))
         self._persist(changes, new_nodes, new_edges, event_ids, end)
-        report.identifiers += len(new_nodes)
+        silent = self.graph.not_linking
+        report.identifiers += sum(1 for n in new_nodes if self.graph.types[n] not in silent)
         report.merges += len(changes.merges)
-        report.quarantined += sum(1 for n in changes.touched if self.graph.reason(n))
+        report.quarantined += sum(1 for n in changes.touched if _guarded(self.graph.reason(n)))
 
     def _persist(
         self,
@@ -158,7 +162,7 @@ class IdentityService:
                 "quarantined": pa.array([reason is not None for _, reason in reasons]),
             }
         )
-        quarantine = [(n, r) for n, r in reasons if r is not None]
+        quarantine = [(n, r) for n, r in reasons if r is not None and r[0] != NOT_LINKING]
         old = [n for n in touched if n not in new_set]
         with store.transaction():
             for chunk in _chunks(old):
@@ -217,6 +221,11 @@ class IdentityService:
                 )
             _set_watermark(store, end)
         self.watermark = end
+
+
+def _guarded(reason: tuple[int, int] | None) -> bool:
+    """Quarantined by a guardrail (a value that never links is not: no row, not counted)."""
+    return reason is not None and reason[0] != NOT_LINKING
 
 
 def _absorb(total: Changes, step: Changes) -> None:

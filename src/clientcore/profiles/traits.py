@@ -84,9 +84,12 @@ def survive(
 
 
 def identifier_traits(spec: IdentitySpec) -> dict[str, tuple[str, Normalizer]]:
-    """Trait keys the spec reads identifiers from: key -> (identifier type, normalizer)."""
+    """Trait keys the spec reads identifiers from: key -> (identifier type, normalizer).
+
+    Rules that never link are left out: a first name is the customer's trait, not an
+    identifier the profile must own."""
     found: dict[str, tuple[str, Normalizer]] = {}
-    for rule in spec.identifiers:
+    for rule in spec.linking():
         for path in rule.paths:
             match = _TRAIT_PATH.match(path)
             if match:
