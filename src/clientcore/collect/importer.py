@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,12 +23,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from clientcore.collect import ImportFileError
-from clientcore.collect.ingest import commit, prepare
+from clientcore.collect.ingest import Prepared, commit, prepare
 from clientcore.store import ImportCheckpoint, Store
 
 Format = Literal["ndjson", "csv", "parquet"]
 FORMATS: tuple[str, ...] = ("ndjson", "csv", "parquet")
-CHUNK_ROWS = 100_000
+# Rows per commit. Larger chunks mean fewer of DuckDB's checkpoints, each of which rewrites the
+# log's last, partial row group: 1.08M events took 25.3 s in chunks of 25,000, 17.2 s of
+# 50,000, 13.2 s of 200,000 (two chunks are in memory at once, ~0.5 GB).
+CHUNK_ROWS = 200_000
 MAX_ERRORS_KEPT = 1000
 
 # Columns that hold a JSON object when an event is flattened into a table.
@@ -185,6 +189,29 @@ def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:
         raise ImportFileError(f"{path.name} is not a readable Parquet file: {error}") from error
 
 
+def _judged_ahead(
+    chunks: Iterator[tuple[int, list[bytes | None], int]],
+    judge_chunk: Callable[[int, list[bytes | None]], Prepared],
+) -> Iterator[tuple[int, list[bytes | None], int, Prepared]]:
+    """Read and judge the next chunk on a thread while the caller commits this one: judging
+    is Python, a commit is mostly DuckDB with the GIL released, so the two overlap (the
+    import took 18 s for 1.08M events one after the other). Chunks still commit in order,
+    each with its checkpoint, so an interrupted import resumes exactly as before."""
+
+    def step() -> tuple[int, list[bytes | None], int, Prepared] | None:
+        item = next(chunks, None)
+        if item is None:
+            return None
+        first_row, raws, done = item
+        return first_row, raws, done, judge_chunk(first_row, raws)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="clientcore-import") as pool:
+        pending = pool.submit(step)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(step)
+            yield item
+
+
 def import_events(
     store: Store,
     path: Path,
@@ -224,10 +251,11 @@ def import_events(
             raise ImportFileError(f"{path.name} is not a readable Parquet file: {error}") from error
         chunks = _table_chunks(_parquet_batches(path), skip)
     origin = f"import:{path.resolve()}"
-    for first_row, raws, done in chunks:
-        prepared = prepare(
-            raws, source, origin, trust_payload_received_at=True, start_index=first_row
-        )
+
+    def judged(first_row: int, raws: list[bytes | None]) -> Prepared:
+        return prepare(raws, source, origin, trust_payload_received_at=True, start_index=first_row)
+
+    for first_row, raws, done, prepared in _judged_ahead(chunks, judged):
         checkpoint = replace(
             checkpoint,
             rows_done=first_row - 1 + len(raws),
