@@ -29,7 +29,7 @@ def build(db: str, profiles: int, events: int) -> None:
     with store.transaction():
         # Events: each profile has one user id; every event carries it.
         store.execute(
-            f"""INSERT INTO events SELECT
+            f"""INSERT INTO event_log SELECT
                   i AS seq, 'bench', 'm' || i, CASE WHEN i % {events} = 0 THEN 'identify'
                   ELSE 'track' END, CASE WHEN i % {events} = 0 THEN NULL ELSE
                   CASE (i % 5) WHEN 0 THEN 'Order Completed' WHEN 1 THEN 'Product Viewed'

@@ -90,7 +90,7 @@ def pad(db: str, profiles: int) -> int:
         at = f"(TIMESTAMPTZ '{first.isoformat()}' + to_seconds((i * 7919) % {span}))"
         with store.transaction():
             store.execute(
-                f"""INSERT INTO events (seq, source, message_id, type, event, user_id,
+                f"""INSERT INTO event_log (seq, source, message_id, type, event, user_id,
                        anonymous_id, channel, timestamp, received_at, payload)
                     SELECT {seq0} + i, 'bench-pad', 'pad-' || i, 'page', NULL, NULL,
                        '{PAD_PREFIX}' || i, 'web', {at}, {at},
