@@ -38,7 +38,6 @@ def test_moves_under_load_keep_every_event_once(
 ) -> None:
     monkeypatch.setattr(duckdb_store, "MOVE_ROWS", 60)
     monkeypatch.setattr(duckdb_store, "POLL_SECONDS", 0.005)
-    monkeypatch.setattr(duckdb_store, "CHECKPOINT_EVERY_MOVES", 2)
     store = open_store(str(tmp_path / "c.duckdb"))
     assert isinstance(store, DuckDBStore)
     store.move_in_background()

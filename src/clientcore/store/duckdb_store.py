@@ -45,11 +45,8 @@ from clientcore.store.keyfilter import KeyFilter, hash_message_keys
 
 log = logging.getLogger("clientcore.store")
 
+_COLUMNS = migrations.EVENT_COLUMNS  # the same list the `events` view is built with
 REJECTED_COLUMNS = ("source", "origin", "position", "field", "reason", "payload")
-_COLUMNS = (
-    "seq, source, message_id, type, event, user_id, anonymous_id, previous_id, group_id, "
-    "channel, timestamp, original_timestamp, sent_at, received_at, payload"
-)
 _LOW64 = (1 << 64) - 1  # the low half of a 128-bit key
 ENGINE_HASHING_FROM = 5_000  # rows; below, one more engine call costs more than hashing here
 # DuckDB's row group: inboxes are moved in whole row groups of the log. An inbox is also moved
@@ -57,10 +54,6 @@ ENGINE_HASHING_FROM = 5_000  # rows; below, one more engine call costs more than
 # limit whatever filled it (the identity follower's tables, say).
 MOVE_ROWS = 122_880
 MOVE_SECONDS = 30.0
-# A checkpoint holds every commit while it runs: 70-90 ms after one whole-row-group move. Its
-# cost grows with the moves it follows (300-400 ms after four), so one per move gave the
-# lowest p99 (90 ms at 20,000 events/s, against 180 ms with one per four moves).
-CHECKPOINT_EVERY_MOVES = 1
 WAL_LIMIT = 512 * 2**20
 POLL_SECONDS = 0.1
 
@@ -78,13 +71,12 @@ class _WriterState:
     inbox_target: int = MOVE_ROWS  # rows the active inbox takes before the writer turns
     row_group: int = MOVE_ROWS  # rows per move (set by the mover)
     log_rows: int = 0  # rows in the indexed log (kept by the mover)
+    holders: int = 0  # handles open on the file in this process
 
     def next_target(self, leaving: int) -> int:
         """Rows for the inbox the writer turns to: enough to end, once the inbox it leaves
         has moved, on the log's next row-group boundary (a whole row group when aligned)."""
         return self.row_group - (self.log_rows + self.inbox_rows[leaving]) % self.row_group
-
-    holders: int = 0
 
 
 _STATES: dict[str, _WriterState] = {}
@@ -147,7 +139,6 @@ class DuckDBStore:
         self._con.execute("SET TimeZone = 'UTC'")
         self._depth = 0
         self._on_commit: list[Callable[[], None]] = []
-        self._placed: list[tuple[int, int]] = []  # (inbox, rows) of the append in progress
         self._state = _acquire_state(path)
         self._owner = True
         self._mover: _Mover | None = None
@@ -161,7 +152,6 @@ class DuckDBStore:
         clone._con.execute("SET TimeZone = 'UTC'")
         clone._depth = 0
         clone._on_commit = []
-        clone._placed = []
         clone._state = parent._state
         clone._owner = False
         clone._mover = None
@@ -327,7 +317,7 @@ class DuckDBStore:
                 with self.transaction():
                     fresh = ~self._already_stored(high, low)
                     positions = first[fresh]
-                    self._insert(
+                    placed = self._insert(
                         events.take(pa.array(positions, pa.int64())), high[fresh], low[fresh]
                     )
                     if rejected:
@@ -349,7 +339,7 @@ class DuckDBStore:
             keys = state.keys
             assert keys is not None  # loaded by _already_stored
             stored_high, stored_low = high[fresh], low[fresh]
-            placed, active = self._placed, state.inbox
+            active = state.inbox
             turned = bool(placed) and placed[-1][0] != active
 
             def remember() -> None:
@@ -402,11 +392,12 @@ class DuckDBStore:
             state.keys = KeyFilter(stored["high"], stored["low"])
         return state.keys.stored(high, low)
 
-    def _insert(self, events: pa.Table, high: np.ndarray, low: np.ndarray) -> None:
+    def _insert(self, events: pa.Table, high: np.ndarray, low: np.ndarray) -> list[tuple[int, int]]:
+        """Number and write the new rows; returns the (inbox, rows) they went into, in order
+        (none when they went straight into the log)."""
         n = events.num_rows
-        self._placed = []
         if n == 0:
-            return
+            return []
         state = self._state
         if state.next_seq is None:
             state.next_seq = int(self._one("SELECT coalesce(max(seq), 0) FROM events")) + 1
@@ -414,13 +405,15 @@ class DuckDBStore:
             0, "seq", pa.array(range(state.next_seq, state.next_seq + n), pa.int64())
         )
         halves = pa.table({"high": pa.array(high, pa.uint64()), "low": pa.array(low, pa.uint64())})
+        placed: list[tuple[int, int]] = []
         start = 0
         for target, rows in self._plan(n):
             self._write(target, numbered.slice(start, rows), halves.slice(start, rows))
             if target is not None and rows:
-                self._placed.append((target, rows))
+                placed.append((target, rows))
             start += rows
         state.next_seq += n
+        return placed
 
     def _plan(self, n: int) -> list[tuple[int | None, int]]:
         """Where n new rows go: (inbox or None for the log, rows), in order. The active inbox
@@ -533,7 +526,6 @@ class _Mover:
     def _run(self) -> None:
         state = self._store._state
         last_move = time.monotonic()
-        pending = 0  # moves since the last checkpoint
         while not self._stop.wait(POLL_SECONDS):
             try:
                 with state.lock:
@@ -553,11 +545,12 @@ class _Mover:
                 if full or stale:
                     self._move(other)
                     last_move = time.monotonic()
-                    pending += 1
-                due = pending >= CHECKPOINT_EVERY_MOVES or (pending and stale)
-                if due or self._wal_size() > WAL_LIMIT:
+                    # A checkpoint holds every commit while it runs: 70-90 ms after one
+                    # whole-row-group move, 300-400 ms after four (its cost grows with the
+                    # moves it follows), so one per move gives the lowest p99.
                     self._checkpoint()
-                    pending = 0
+                elif self._wal_size() > WAL_LIMIT:
+                    self._checkpoint()
             except duckdb.Error:
                 # The rows stay where they are, visible to every reader; the next round retries.
                 log.exception("moving the event inbox into the log failed; will retry")

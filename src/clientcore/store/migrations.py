@@ -158,7 +158,7 @@ _INBOX_DDL = """(
     received_at TIMESTAMPTZ USING COMPRESSION uncompressed NOT NULL,
     payload VARCHAR USING COMPRESSION uncompressed NOT NULL
 )"""
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     "seq, source, message_id, type, event, user_id, anonymous_id, previous_id, group_id, "
     "channel, timestamp, original_timestamp, sent_at, received_at, payload"
 )
@@ -193,7 +193,7 @@ def _duckdb_inboxes() -> tuple[str, ...]:
         "DROP TABLE message_keys",
         "CREATE TABLE message_key_inbox_0 (key UHUGEINT USING COMPRESSION uncompressed NOT NULL)",
         "CREATE TABLE message_key_inbox_1 (key UHUGEINT USING COMPRESSION uncompressed NOT NULL)",
-        _union_view("events", EVENT_TABLES, _EVENT_COLUMNS),
+        _union_view("events", EVENT_TABLES, EVENT_COLUMNS),
         _union_view("message_keys", KEY_TABLES, "key"),
     )
 
