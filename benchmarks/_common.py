@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 
@@ -38,6 +41,46 @@ def machine() -> dict[str, Any]:
 
 def emit(document: dict[str, Any]) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(
+    db: str,
+    port: int,
+    *,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    settle: float = 0.0,
+    hide_stdout: bool = True,
+    hide_stderr: bool = False,
+) -> subprocess.Popen[bytes]:
+    """`clientcore serve` in a subprocess, returned once `/ready` answers 200 and `settle`
+    seconds have passed (start-up work such as loading the identity graph). Its stdout is
+    dropped by default: a benchmark's own stdout is one JSON document."""
+    command = [sys.executable, "-m", "clientcore.cli", "serve", "--db", db, "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL if hide_stdout else None,
+        stderr=subprocess.DEVNULL if hide_stderr else None,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                time.sleep(settle)
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the server did not become ready")
 
 
 class Connection:

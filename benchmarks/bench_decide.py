@@ -22,10 +22,7 @@ import argparse
 import asyncio
 import base64
 import gc
-import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from _common import emit, machine, open_loop
+from _common import emit, free_port, machine, open_loop, serve
 from bench_profile_lookup import build
 from clientcore.identity.spec import load_spec
 from clientcore.identity.sync import stitch
@@ -43,28 +40,6 @@ from clientcore.store import open_store
 ADMIN = "bench-admin-token"
 CONNECTIONS = 32
 WINDOW_SECONDS = 5.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(db: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": ADMIN}
-    command = [sys.executable, "-m", "clientcore.cli", "serve", "--db", db, "--port", str(port)]
-    server = subprocess.Popen(command, env=env)
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                time.sleep(2.0)  # let start-up work (loading the identity graph) settle
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not become ready")
 
 
 async def _load(
@@ -99,8 +74,11 @@ def main() -> None:
         # the stall as server latency (the first run's third window, every time).
         gc.collect()
         gc.freeze()
-        port = _free_port()
-        server = _serve(db, port)
+        port = free_port()
+        # Start-up work (loading the identity graph) settles for 2 s before the load.
+        server = serve(
+            db, port, env={"CLIENTCORE_ADMIN_TOKEN": ADMIN}, settle=2.0, hide_stdout=False
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             admin = {"Authorization": f"Bearer {ADMIN}"}

@@ -20,17 +20,14 @@ import gc
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import orjson
 
-from _common import demo_data, emit, machine, open_loop
+from _common import demo_data, emit, free_port, machine, open_loop, serve
 
 BATCH = 100
 CONNECTIONS = (1, 2, 4, 8, 16)
@@ -66,12 +63,6 @@ def _empty(url: str) -> None:
         )
     finally:
         store.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _template(events: Path, out: Path) -> None:
@@ -178,24 +169,18 @@ def main() -> None:
         )
         key = orjson.loads(created.stdout)["key"]
         _template(events, Path(tmp) / "body.json")
-        port = _free_port()
-        server = subprocess.Popen(
-            [*cli, "serve", "--db", db, "--port", str(port)]
-            + (["--no-stitch"] if args.no_stitch else []),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        port = free_port()
+        server = serve(
+            db,
+            port,
+            args=("--no-stitch",) if args.no_stitch else (),
+            env={"PYTHONUNBUFFERED": "1"},
+            timeout=20.0,
+            hide_stderr=True,
         )
         url = f"http://127.0.0.1:{port}"
         runs = []
         try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
             auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
             levels = [int(c) for c in args.connections.split(",") if c.strip()]
             for n, connections in enumerate(levels):

@@ -29,7 +29,6 @@ import gc
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from urllib.parse import urlencode
 import httpx
 import numpy as np
 
-from _common import WORK, emit, machine
+from _common import WORK, emit, free_port, machine, serve
 from bench_decide import _load
 from bench_recs_prepare import retailer_store
 from clientcore.personalize.model import Recommender, current_version
@@ -175,31 +174,6 @@ def _measured(server: subprocess.Popen[bytes], run: Any) -> dict[str, Any]:
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(db: str, root: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CLIENTCORE_ADMIN_TOKEN": ADMIN, "CLIENTCORE_MODELS": str(root)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "clientcore.cli", "serve", "--db", db, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,  # this script's stdout is one JSON document
-    )
-    for _ in range(1200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                time.sleep(3.0)  # let start-up work (the identity graph, the model) settle
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.kill()
-    raise SystemExit("the server did not become ready")
-
-
 def in_process(db: str, root: Path, asks: list[dict[str, Any]]) -> dict[str, Any]:
     """Milliseconds one request costs inside the service, one after another on one thread,
     reading the store (the path before the log's tail) and from memory (the server's path)."""
@@ -283,8 +257,10 @@ def main() -> None:
     # long-lived objects cost the load generator a full collection mid-run, counted as latency.
     gc.collect()
     gc.freeze()
-    port = _free_port()
-    server = _serve(db, root, port)
+    port = free_port()
+    # Start-up (the identity graph, the model) may take minutes at 1M profiles; it settles 3 s.
+    env = {"CLIENTCORE_ADMIN_TOKEN": ADMIN, "CLIENTCORE_MODELS": str(root)}
+    server = serve(db, port, env=env, timeout=600.0, settle=3.0)
     url = f"http://127.0.0.1:{port}"
     runs: dict[str, Any] = {}
     served: dict[str, Any] = {}
