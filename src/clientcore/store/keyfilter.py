@@ -20,6 +20,7 @@ import numpy as np
 
 # Capacity of each level before it merges into the next (the last level is unbounded).
 LEVEL_SIZES = (16_384, 1_048_576)
+_EMPTY = np.zeros(0, dtype=np.uint64)
 
 
 def _contains(lows: np.ndarray, highs: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -56,13 +57,12 @@ class KeyFilter:
     own; until it lands, the level being merged is still searched as it was."""
 
     def __init__(self, stored_high: np.ndarray, stored_low: np.ndarray) -> None:
-        empty = np.zeros(0, dtype=np.uint64)
         order = np.argsort(stored_low.astype(np.uint64))
-        self._levels: list[tuple[np.ndarray, np.ndarray]] = [(empty, empty) for _ in LEVEL_SIZES]
+        self._levels: list[tuple[np.ndarray, np.ndarray]] = [(_EMPTY, _EMPTY) for _ in LEVEL_SIZES]
         self._levels.append(
             (stored_low.astype(np.uint64)[order], stored_high.astype(np.uint64)[order])
         )
-        self._frozen: tuple[np.ndarray, np.ndarray] = (empty, empty)  # being merged into the last
+        self._frozen: tuple[np.ndarray, np.ndarray] = (_EMPTY, _EMPTY)  # being merged into the last
         self._merging: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -114,9 +114,6 @@ class KeyFilter:
         """Wait for a merge in flight (tests and shutdown)."""
         if self._merging is not None:
             self._merging.join()
-
-
-_EMPTY = np.zeros(0, dtype=np.uint64)
 
 
 def _merged(
