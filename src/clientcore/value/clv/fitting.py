@@ -24,6 +24,7 @@ Objective = Callable[[FloatArray], tuple[float, FloatArray | None]]
 
 LOG_BOUND = 23.0  # exp(23) ~ 1e10: beyond this a parameter is not identified by the data
 _ACCEPT_GRADIENT = 1e-4  # scaled gradient below which a stalled line search still counts
+_MIN_CURVATURE = 1e-8  # per customer, in log-parameters: flatter than this is no peak
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +160,30 @@ def maximize(
             f"parameter {name} ran to the edge of its range ({value:.3g}); "
             "the data cannot identify it",
         )
+    if has_grad:
+        _check_peak(model, names, neg_ll, theta, n)
     return Optimum(
         params=np.exp(theta), log_likelihood=-f_final, iterations=int(res.nit), seconds=seconds
+    )
+
+
+def _check_peak(
+    model: str, names: tuple[str, ...], neg_ll: Objective, theta: FloatArray, n: float
+) -> None:
+    """Raise FitError unless the log-likelihood curves down in every direction here.
+
+    Where the maximum lies at infinity (nobody drops out, everyone buys alike), L-BFGS-B may
+    stop on the flat ridge inside the box and report success (SciPy 1.17 does); the curvature
+    along the ridge is then zero or negative. Identified fits measured 1e-4 and more."""
+    curvature, directions = np.linalg.eigh(scaled_hessian(neg_ll, theta, n))
+    if curvature[0] > _MIN_CURVATURE:
+        return
+    ridge = np.abs(directions[:, 0]) > 0.3
+    involved = ", ".join(name for name, on in zip(names, ridge, strict=True) if on)
+    raise FitError(
+        model,
+        f"the log-likelihood has no peak: it stays flat as {involved} run away together; "
+        "the data cannot identify the model",
     )
 
 
