@@ -271,3 +271,23 @@ def test_what_workers_receive_survives_pickling() -> None:
     restored = pickle.loads(pickle.dumps(catalog))
     assert orjson.dumps(restored.props_json(7)) == orjson.dumps(catalog.props_json(7))
     assert restored.props(7) == catalog.props(7)
+
+
+def test_one_generation_of_a_household_never_repeats_a_first_name() -> None:
+    """Two brothers are never both William; a namesake son is, and so are strangers."""
+    import numpy as np
+
+    from clientcore.demo.config import DAY_MS
+    from clientcore.demo.names import NICKNAMES, first_names
+    from clientcore.demo.people import _one_name_per_generation
+
+    year = int(365.25 * DAY_MS)
+    first = ["William", "William", "William", "Anna", "Anna"]
+    birth = np.array([0, year // 2, 30 * year, 0, 0])
+    family = np.array([10, 10, 10, -1, -1])
+    _one_name_per_generation(first, ["M", "M", "M", "F", "F"], birth, family)
+    assert first[0] == first[2] == "William"
+    assert first[1] != "William"
+    assert first[1] in first_names("M").values
+    assert first[1] in NICKNAMES  # the CRM's nickname draw stays in step
+    assert first[3:] == ["Anna", "Anna"]

@@ -8,6 +8,7 @@ from names, are de-duplicated against a registry shared by all blocks.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,12 +18,13 @@ from clientcore.demo.config import DAY_MS, Params
 from clientcore.demo.contact import Address, EmailRegistry, addresses, loyalty_cards
 from clientcore.demo.contact import emails as name_emails
 from clientcore.demo.ids import digit_strings, scramble, uuid_strings
-from clientcore.demo.names import first_names, last_names
+from clientcore.demo.names import NICKNAMES, first_names, last_names
 from clientcore.demo.phones import uk_numbers, us_numbers
 from clientcore.demo.segments import ACQ_CHANNELS, SEGMENTS
 from clientcore.demo.world import World
 
 MAX_TASTES = 6
+GENERATION_MS = int(18 * 365.25 * DAY_MS)  # relatives born closer are one generation
 
 
 @dataclass
@@ -201,6 +203,7 @@ def build_people(
     user_id = [f"usr_{u}" if r else None for u, r in zip(uid, registered.tolist(), strict=True)]
 
     email, email_old, family_email = name_emails(rng, first, last, birth_ms, family, start, emails)
+    _one_name_per_generation(first, gender, birth_ms, family)  # after: e-mails keep their draws
     switch = t0 + (rng.random(n) * span).astype(np.int64)
     email_switch_ms = np.where([e is not None for e in email_old], switch, -1)
 
@@ -319,6 +322,41 @@ def build_people(
         open_prob=open_prob,
         click_prob=click_prob,
     )
+
+
+def _one_name_per_generation(
+    first: list[str], gender: list[str], birth_ms: np.ndarray, family: np.ndarray
+) -> None:
+    """Siblings and partners never share a first name; a namesake parent and child can.
+
+    Names are drawn before households exist, so one could hold two William Chungs born six
+    months apart: no real household does, and nothing in the events could tell them apart. The
+    later repeat takes the next name of its list that the CRM's dirt treats alike (nickname or
+    not, length): no new draw, so every other person of a seed keeps their data. Their own
+    e-mail addresses, built before, keep the drawn name."""
+    households: dict[int, list[int]] = defaultdict(list)
+    for k in np.flatnonzero(family >= 0).tolist():
+        households[int(family[k])].append(k)
+    for members in households.values():
+        for pos, k in enumerate(members):
+            if not any(
+                first[j] == first[k] and abs(int(birth_ms[j] - birth_ms[k])) < GENERATION_MS
+                for j in members[:pos]
+            ):
+                continue
+            taken = {first[j] for j in members}
+            values = first_names(gender[k]).values
+            at = values.index(first[k])
+            for step in range(1, len(values)):
+                name = values[(at + step) % len(values)]
+                if name not in taken and _alike(name, first[k]):
+                    first[k] = name
+                    break
+
+
+def _alike(a: str, b: str) -> bool:
+    """Whether the CRM's nicknames and typos draw as often for one name as for the other."""
+    return (a in NICKNAMES) == (b in NICKNAMES) and (len(a) < 3) == (len(b) < 3)
 
 
 def _tastes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
