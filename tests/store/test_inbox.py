@@ -29,6 +29,9 @@ def _batch(lo: int, hi: int) -> list[bytes]:
     ]
 
 
+INBOX_0, INBOX_1 = migrations.EVENT_TABLES[1:]
+
+
 def _counts(store: DuckDBStore, table: str) -> int:
     return int(store.query(f"SELECT count(*) FROM {table}")[0][0])
 
@@ -38,6 +41,7 @@ def test_moves_under_load_keep_every_event_once(
 ) -> None:
     monkeypatch.setattr(duckdb_store, "MOVE_ROWS", 60)
     monkeypatch.setattr(duckdb_store, "POLL_SECONDS", 0.005)
+    monkeypatch.setattr(duckdb_store, "EMPTY_AFTER_SECONDS", 0.005)
     store = open_store(str(tmp_path / "c.duckdb"))
     assert isinstance(store, DuckDBStore)
     store.move_in_background()
@@ -70,7 +74,7 @@ def test_moves_under_load_keep_every_event_once(
         reader.join()
     mover = store._mover
     assert mover is not None
-    assert mover.moves >= 2 + 5  # beyond the two at start: the moves did happen under load
+    assert mover.moves >= 5  # the moves did happen under load
     assert mover.checkpoints >= 3
     assert problems == []
     retry = commit(store, [prepare(_batch(0, 1000), "web", "t", NOW)])
@@ -80,7 +84,7 @@ def test_moves_under_load_keep_every_event_once(
     again = open_store(str(tmp_path / "c.duckdb"))
     assert isinstance(again, DuckDBStore)
     assert _counts(again, "event_log") == 1000
-    assert _counts(again, "event_inbox_0") + _counts(again, "event_inbox_1") == 0
+    assert _counts(again, INBOX_0) + _counts(again, INBOX_1) == 0
     assert again.query("SELECT min(seq), max(seq), count(DISTINCT seq) FROM events") == [
         (1, 1000, 1000)
     ]
@@ -103,49 +107,82 @@ def test_rows_left_in_an_inbox_are_read_and_moved_at_the_next_start(tmp_path: Pa
 
     crashed = open_store(path)
     assert isinstance(crashed, DuckDBStore)
-    assert _counts(crashed, "event_inbox_1") == 20
+    assert _counts(crashed, INBOX_1) == 20
     assert _counts(crashed, "events") == 30
     assert commit(crashed, [prepare(_batch(0, 30), "web", "t", NOW)]).duplicates == 30
     crashed.move_in_background()
-    assert _counts(crashed, "event_inbox_1") == 0
+    assert _counts(crashed, INBOX_1) == 0
     assert _counts(crashed, "event_log") == 30
     history = crashed.query("SELECT message_id FROM events WHERE seq IN (11, 30) ORDER BY seq")
     assert history == [("m10",), ("m29",)]
     crashed.close()
 
 
-def test_a_store_from_before_the_inboxes_keeps_its_events_and_keys(tmp_path: Path) -> None:
+def test_a_crash_between_a_move_and_the_emptying_shows_each_row_once(tmp_path: Path) -> None:
+    """A move marks its inbox moved in the transaction that copies it into the log; the inbox
+    is emptied later, in its own file. A crash in between leaves the rows in both places:
+    readers and retries see them once, and the next start empties the inbox."""
+    path = str(tmp_path / "c.duckdb")
+    store = open_store(path)
+    assert isinstance(store, DuckDBStore)
+    commit(store, [prepare(_batch(0, 10), "web", "t", NOW)])
+    store._state.inbox = 1
+    commit(store, [prepare(_batch(10, 30), "web", "t", NOW)])
+    store._state.inbox = None
+    assert duckdb_store._Mover(store)._move(1) == 20  # ...and the process dies here
+    store.close()
+
+    crashed = open_store(path)
+    assert isinstance(crashed, DuckDBStore)
+    assert (_counts(crashed, "event_log"), _counts(crashed, INBOX_1)) == (30, 20)
+    assert crashed.query("SELECT count(*), count(DISTINCT seq) FROM events") == [(30, 30)]
+    assert crashed.query("SELECT count(*) FROM message_keys") == [(30,)]
+    assert commit(crashed, [prepare(_batch(0, 31), "web", "t", NOW)]).inserted == 1
+    crashed.move_in_background()
+    assert (_counts(crashed, "event_log"), _counts(crashed, INBOX_1)) == (31, 0)
+    crashed.close()
+
+
+# Where each earlier version kept its events and message keys.
+_OLD_TABLES = {4: ("events", "message_keys"), 5: ("event_inbox_1", "message_key_inbox_1")}
+
+
+@pytest.mark.parametrize("version", sorted(_OLD_TABLES))
+def test_a_store_from_an_earlier_version_keeps_its_events_and_keys(
+    tmp_path: Path, version: int
+) -> None:
+    """Version 4 wrote into `events` and a primary-keyed `message_keys`; a version-5 server
+    may have left rows in an inbox inside the main file."""
     path = str(tmp_path / "old.duckdb")
     con = duckdb.connect(path)
     con.execute(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMPTZ DEFAULT current_timestamp)"
     )
-    for migration in migrations.DUCKDB[:4]:
+    for migration in migrations.DUCKDB[:version]:
         for statement in migration.statements:
             con.execute(statement)
         con.execute(
             "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
             [migration.version, migration.name],
         )
+    event_table, key_table = _OLD_TABLES[version]
+    con.execute(
+        f"INSERT INTO {key_table} SELECT md5_number('web' || chr(31) || 'm' || i) "
+        "FROM range(5) t(i)"
+    )
+    con.execute(
+        f"INSERT INTO {event_table} (seq, source, message_id, type, channel, timestamp, "
+        "received_at, payload) SELECT i + 1, 'web', 'm' || i, 'track', 'web', now(), now(), "
+        "'{}' FROM range(5) t(i)"
+    )
     con.close()
-    old = DuckDBStore(path)
-    old._state.inbox = None
-    # Version 4 wrote into `events` and a primary-keyed `message_keys`; simulate its rows.
-    old.execute(
-        "INSERT INTO message_keys SELECT md5_number('web' || chr(31) || 'm' || i) "
-        "FROM range(5) t(i)"
-    )
-    old.execute(
-        "INSERT INTO events (seq, source, message_id, type, channel, timestamp, received_at, "
-        "payload) SELECT i + 1, 'web', 'm' || i, 'track', 'web', now(), now(), '{}' "
-        "FROM range(5) t(i)"
-    )
-    old.close()
 
     store = open_store(path)
-    assert store.schema_version() == 5
-    assert _counts(store, "events") == 5  # type: ignore[arg-type]
+    assert isinstance(store, DuckDBStore)
+    assert store.schema_version() == migrations.DUCKDB[-1].version
+    assert _counts(store, "event_log") == 5
+    assert _counts(store, "message_key_log") == 5
     outcome = commit(store, [prepare(_batch(3, 8), "web", "t", NOW)])
     assert (outcome.inserted, outcome.duplicates) == (3, 2)
     assert store.query("SELECT max(seq) FROM events") == [(8,)]
@@ -154,13 +191,14 @@ def test_a_store_from_before_the_inboxes_keeps_its_events_and_keys(tmp_path: Pat
     store.close()
 
 
-def test_each_move_ends_the_log_on_a_row_group_boundary(
+def test_each_move_ends_the_log_just_past_a_row_group_boundary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer fills an inbox with exactly what takes the log to its next boundary, so
-    DuckDB writes the moved rows as whole row groups and the checkpoint has little left."""
+    """The writer fills an inbox with what takes the log to its next boundary, so DuckDB
+    writes the moved rows as whole row groups and the checkpoint has little left."""
     monkeypatch.setattr(duckdb_store, "MOVE_ROWS", 60)
     monkeypatch.setattr(duckdb_store, "POLL_SECONDS", 0.002)
+    monkeypatch.setattr(duckdb_store, "EMPTY_AFTER_SECONDS", 0.002)
     store = open_store(str(tmp_path / "c.duckdb"))
     assert isinstance(store, DuckDBStore)
     commit(store, [prepare(_batch(0, 25), "web", "t", NOW)])  # the log starts mid row group
@@ -178,7 +216,9 @@ def test_each_move_ends_the_log_on_a_row_group_boundary(
         commit(store, [prepare(_batch(k * 25, k * 25 + 25), "web", "t", NOW)])
         mover_caught_up()
         sizes.add(_counts(store, "event_log"))
-    assert sizes >= {60, 120, 180, 240, 300}
-    assert all(size % 60 == 0 for size in sizes - {25})  # 25: before the first move
+    assert len(sizes) >= 8
+    # A batch never spans two inboxes, so a move may end past a boundary, by less than one
+    # batch; the next inbox's target makes up for it (25: before the first move).
+    assert all(size % 60 < 25 for size in sizes - {25})
     assert _counts(store, "events") == 30 * 25
     store.close()

@@ -6,13 +6,15 @@ hands out cursors for concurrent reads.
 
 A server's appends go into one of two index-free inboxes while a background thread moves the
 other into the indexed log and runs the checkpoints (`move_in_background`). DuckDB holds every
-commit while a checkpoint runs, so checkpoints must be short: the writer fills an inbox with
-exactly as many rows as take the log to its next row-group boundary (122,880 rows), then turns
-to the other, and the mover moves the full inbox whole. DuckDB writes whole row groups
-straight into the file during the move, and the checkpoint after it has next to nothing left
-to write (0.01-0.14 s instead of 0.6-2.5 s when the log ended in a partial row group, or when
-an inbox was emptied only in part). Readers see the log and both inboxes through the `events`
-view (migration 5).
+commit into a database while it checkpoints that database, so each inbox is a database file
+of its own, attached next to the main one (`FILE.inbox-0`, `FILE.inbox-1`): the mover
+checkpoints the main file, then the inbox it has just emptied, and the writer's commits into
+the other inbox never wait. The writer fills an inbox with exactly as many rows as take the
+log to its next row-group boundary (122,880 rows), then turns to the other, and the mover
+moves the full inbox whole, so DuckDB writes whole row groups into the log and its checkpoint
+has little left to do. Readers see the log and the inboxes through the `events` view
+(migration 6); a tool that opens the main file alone must attach the two inbox files under
+the names in `migrations.INBOX_DATABASES` to read it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ ENGINE_HASHING_FROM = 5_000  # rows; below, one more engine call costs more than
 # limit whatever filled it (the identity follower's tables, say).
 MOVE_ROWS = 122_880
 MOVE_SECONDS = 30.0
+# A moved inbox is hidden at once and emptied this much later: a reader's snapshots of the
+# main and the inbox database are taken apart, as each is first touched, and a reader that
+# saw the main file before the move must still find the rows in the inbox.
+EMPTY_AFTER_SECONDS = 1.0
 WAL_LIMIT = 512 * 2**20
 POLL_SECONDS = 0.1
 
@@ -78,15 +84,49 @@ class _WriterState:
         has moved, on the log's next row-group boundary (a whole row group when aligned)."""
         return self.row_group - (self.log_rows + self.inbox_rows[leaving]) % self.row_group
 
+    def turn_if_full(self) -> None:
+        """Turn the writer to the other inbox once its own has reached its target and the
+        mover has emptied the other. An append never spans both (a transaction writes to one
+        database), so an inbox may end a batch past its target: the next target makes up."""
+        active = self.inbox
+        if active is None:
+            return
+        if self.inbox_rows[active] >= self.inbox_target and not self.inbox_rows[1 - active]:
+            self.inbox = 1 - active
+            self.inbox_target = self.next_target(active)
+
 
 _STATES: dict[str, _WriterState] = {}
 _STATES_LOCK = threading.Lock()
 
 
+def _in_memory(path: str) -> bool:
+    return path in ("", ":memory:") or path.startswith(":memory:")
+
+
 def _state_key(path: str) -> str | None:
-    if path in ("", ":memory:") or path.startswith(":memory:"):
+    if _in_memory(path):
         return None  # every in-memory connection is a database of its own
     return os.path.realpath(path)
+
+
+def inbox_path(path: str, inbox: int) -> str:
+    """The file of an inbox, beside the main database file."""
+    return ":memory:" if _in_memory(path) else f"{path}.inbox-{inbox}"
+
+
+def _attach_inboxes(con: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> None:
+    """Attach both inbox files (created on first use). A read-only handle attaches them only
+    if they exist: a database from before version 6 has none, and cannot be migrated."""
+    for inbox, database in enumerate(migrations.INBOX_DATABASES):
+        file = inbox_path(path, inbox)
+        if read_only and not os.path.exists(file):
+            continue
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH IF NOT EXISTS '{file}' AS {database}{mode}")
+        if not read_only:
+            for statement in migrations.inbox_tables(database):
+                con.execute(statement)
 
 
 def _acquire_state(path: str) -> _WriterState:
@@ -136,6 +176,11 @@ class DuckDBStore:
                     "(is `clientcore serve` running on it?)"
                 ) from error
             raise StoreError(f"cannot open {path}: {error}") from error
+        try:
+            _attach_inboxes(self._con, path, read_only)
+        except duckdb.Error as error:
+            self._con.close()
+            raise StoreError(f"cannot open the event inboxes of {path}: {error}") from error
         self._con.execute("SET TimeZone = 'UTC'")
         self._depth = 0
         self._on_commit: list[Callable[[], None]] = []
@@ -308,17 +353,25 @@ class DuckDBStore:
         rejected: Sequence[RejectedEvent] = (),
         checkpoint: ImportCheckpoint | None = None,
     ) -> AppendOutcome:
-        """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA."""
+        """Append in one transaction; `events` has a `source` column plus EVENT_SCHEMA.
+
+        A transaction writes to one DuckDB database only, so an append that also writes to
+        the main one (rejected events, an import's checkpoint, an enclosing transaction) puts
+        its events straight into the log."""
         con = self._con
         state = self._state
         with self._lock, state.lock:
             high, low, first = self._message_keys(events)
+            to_log = bool(rejected) or checkpoint is not None or self._depth > 0
             try:
                 with self.transaction():
                     fresh = ~self._already_stored(high, low)
                     positions = first[fresh]
                     placed = self._insert(
-                        events.take(pa.array(positions, pa.int64())), high[fresh], low[fresh]
+                        events.take(pa.array(positions, pa.int64())),
+                        high[fresh],
+                        low[fresh],
+                        to_log,
                     )
                     if rejected:
                         con.register("incoming_rejected", rejected_table(rejected))
@@ -339,16 +392,14 @@ class DuckDBStore:
             keys = state.keys
             assert keys is not None  # loaded by _already_stored
             stored_high, stored_low = high[fresh], low[fresh]
-            active = state.inbox
-            turned = bool(placed) and placed[-1][0] != active
 
             def remember() -> None:
                 keys.add(stored_high, stored_low)
-                for inbox, rows in placed:
-                    state.inbox_rows[inbox] += rows
-                if turned:  # the writer filled its inbox and turned to the other
-                    state.inbox = placed[-1][0]
-                    state.inbox_target = state.next_target(active)  # type: ignore[arg-type]
+                if placed is None:
+                    state.log_rows += len(stored_high)
+                else:
+                    state.inbox_rows[placed] += len(stored_high)
+                state.turn_if_full()
 
             self._after_commit(remember)
         inserted = [int(p) for p in positions]
@@ -392,51 +443,35 @@ class DuckDBStore:
             state.keys = KeyFilter(stored["high"], stored["low"])
         return state.keys.stored(high, low)
 
-    def _insert(self, events: pa.Table, high: np.ndarray, low: np.ndarray) -> list[tuple[int, int]]:
-        """Number and write the new rows; returns the (inbox, rows) they went into, in order
-        (none when they went straight into the log)."""
+    def _insert(
+        self, events: pa.Table, high: np.ndarray, low: np.ndarray, to_log: bool
+    ) -> int | None:
+        """Number and write the new rows; returns the inbox they went into (None: the log)."""
+        state = self._state
+        target = None if to_log else self._inbox()
         n = events.num_rows
         if n == 0:
-            return []
-        state = self._state
+            return target
         if state.next_seq is None:
             state.next_seq = int(self._one("SELECT coalesce(max(seq), 0) FROM events")) + 1
         numbered = events.add_column(
             0, "seq", pa.array(range(state.next_seq, state.next_seq + n), pa.int64())
         )
         halves = pa.table({"high": pa.array(high, pa.uint64()), "low": pa.array(low, pa.uint64())})
-        placed: list[tuple[int, int]] = []
-        start = 0
-        for target, rows in self._plan(n):
-            self._write(target, numbered.slice(start, rows), halves.slice(start, rows))
-            if target is not None and rows:
-                placed.append((target, rows))
-            start += rows
+        self._write(target, numbered, halves)
         state.next_seq += n
-        return placed
+        return target
 
-    def _plan(self, n: int) -> list[tuple[int | None, int]]:
-        """Where n new rows go: (inbox or None for the log, rows), in order. The active inbox
-        takes rows up to its target; the rest go to the other inbox if the mover has emptied
-        it, else to the active one anyway (the next move is then not aligned: slower, still
-        correct)."""
-        state = self._state
-        active = state.inbox
-        if active is None:
-            return [(None, n)]
-        room = state.inbox_target - state.inbox_rows[active]
-        other = 1 - active
-        if n <= room or state.inbox_rows[other]:
-            return [(active, n)]
-        plan = [(active, room)] if room > 0 else []
-        # The other inbox starts at a row-group boundary (the target after the turn).
-        return [*plan, (other, n - max(room, 0))]
+    def _inbox(self) -> int | None:
+        """The inbox appends go into now (None: no mover, straight into the log)."""
+        self._state.turn_if_full()  # the mover may have emptied the other since the last one
+        return self._state.inbox
 
     def _write(self, inbox: int | None, events: pa.Table, keys: pa.Table) -> None:
         key_table, event_table = (
             ("message_key_log", "event_log")
             if inbox is None
-            else (f"message_key_inbox_{inbox}", f"event_inbox_{inbox}")
+            else (migrations.KEY_TABLES[inbox + 1], migrations.EVENT_TABLES[inbox + 1])
         )
         con = self._con
         con.register("fresh_events", events)
@@ -476,12 +511,14 @@ def _inbox_rows() -> int:
 
 
 class _Mover:
-    """Moves the inbox the writer has filled and left into the indexed log, then checkpoints.
+    """Moves the inbox the writer has filled and left into the indexed log, checkpoints, and
+    empties the inbox for the writer to turn back to.
 
     The writer turns to the other inbox only once the mover has emptied it, so the inbox
-    being moved takes no new rows. Each move is one transaction (log
-    insert and inbox delete together): a crash leaves the rows in one place or the other,
-    and the next start moves whatever an inbox still holds.
+    being moved takes no new rows. A move inserts the rows into the log and marks the inbox
+    moved in one transaction of the main database, which hides the inbox from the views; the
+    inbox is emptied in a transaction of its own database and then unmarked. A crash leaves
+    the rows visible in exactly one place, and the next start finishes what was begun.
     """
 
     def __init__(self, store: DuckDBStore) -> None:
@@ -498,7 +535,7 @@ class _Mover:
         # Checkpoints are this thread's: a commit that crossed the threshold would run one itself.
         self._con.execute("SET checkpoint_threshold = '1TB'")
         for inbox in (0, 1):
-            self._move(inbox)  # left by a crash, or by a server stopped mid-move
+            self._settle(inbox)  # left by a crash, or by a server stopped mid-move
         state = self._store._state
         log_rows = int(self._con.execute("SELECT count(*) FROM event_log").fetchall()[0][0])
         with state.lock:
@@ -515,7 +552,7 @@ class _Mover:
         with state.lock:
             state.inbox = None
         for inbox in (0, 1):
-            self._move(inbox)
+            self._settle(inbox)
         self._con.execute("RESET checkpoint_threshold")
         try:
             self._checkpoint()
@@ -543,39 +580,72 @@ class _Mover:
                         state.inbox, other = other, active
                         state.inbox_target = state.next_target(active)
                 if full or stale:
-                    self._move(other)
+                    self._settle(other)
                     last_move = time.monotonic()
-                    # A checkpoint holds every commit while it runs: 70-90 ms after one
-                    # whole-row-group move, 300-400 ms after four (its cost grows with the
-                    # moves it follows), so one per move gives the lowest p99.
-                    self._checkpoint()
                 elif self._wal_size() > WAL_LIMIT:
                     self._checkpoint()
             except duckdb.Error:
                 # The rows stay where they are, visible to every reader; the next round retries.
                 log.exception("moving the event inbox into the log failed; will retry")
 
-    def _move(self, inbox: int) -> None:
+    def _settle(self, inbox: int) -> None:
+        """Move the inbox (unless a move already did), checkpoint, empty it, and free it."""
+        if not self._marked(inbox):
+            if not self._move(inbox):
+                return
+            self._checkpoint()
+            self._stop.wait(EMPTY_AFTER_SECONDS)  # cut short at stop: no reader is left then
+        self._empty(inbox)
+        state = self._store._state
+        with state.lock:
+            state.inbox_rows[inbox] = 0
+            state.turn_if_full()  # the writer may have filled its inbox while this one moved
+
+    def _marked(self, inbox: int) -> bool:
+        sql = "SELECT moved FROM inbox_moves WHERE inbox = ?"
+        return bool(self._con.execute(sql, [inbox]).fetchall()[0][0])
+
+    def _move(self, inbox: int) -> int:
+        """Copy the inbox into the log and mark it moved, in one transaction; the rows moved."""
         con = self._con
+        events, keys = migrations.EVENT_TABLES[inbox + 1], migrations.KEY_TABLES[inbox + 1]
         con.execute("BEGIN")
         try:
-            moved = con.execute(
-                f"INSERT INTO event_log ({_COLUMNS}) SELECT {_COLUMNS} FROM event_inbox_{inbox}"
-            ).fetchall()[0][0]
-            con.execute(
-                f"INSERT INTO message_key_log SELECT key FROM message_key_inbox_{inbox}"
-            ).fetchall()
-            con.execute(f"DELETE FROM event_inbox_{inbox}").fetchall()
-            con.execute(f"DELETE FROM message_key_inbox_{inbox}").fetchall()
+            moved = int(
+                con.execute(
+                    f"INSERT INTO event_log ({_COLUMNS}) SELECT {_COLUMNS} FROM {events}"
+                ).fetchall()[0][0]
+            )
+            if not moved:
+                con.execute("ROLLBACK")
+                return 0
+            con.execute(f"INSERT INTO message_key_log SELECT key FROM {keys}").fetchall()
+            con.execute("UPDATE inbox_moves SET moved = true WHERE inbox = ?", [inbox]).fetchall()
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
         state = self._store._state
         with state.lock:
-            state.inbox_rows[inbox] = 0
-            state.log_rows += int(moved)
+            state.log_rows += moved
         self.moves += 1
+        return moved
+
+    def _empty(self, inbox: int) -> None:
+        """Empty a moved inbox in its own database, checkpoint that database (no writer waits
+        on it), then unmark it."""
+        con = self._con
+        database = migrations.INBOX_DATABASES[inbox]
+        con.execute("BEGIN")
+        try:
+            con.execute(f"DELETE FROM {migrations.EVENT_TABLES[inbox + 1]}").fetchall()
+            con.execute(f"DELETE FROM {migrations.KEY_TABLES[inbox + 1]}").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        con.execute(f"CHECKPOINT {database}").fetchall()
+        con.execute("UPDATE inbox_moves SET moved = false WHERE inbox = ?", [inbox]).fetchall()
 
     def _checkpoint(self) -> None:
         self._con.execute("CHECKPOINT").fetchall()
