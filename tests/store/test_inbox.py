@@ -15,6 +15,7 @@ import pytest
 
 from clientcore.collect.ingest import commit, prepare
 from clientcore.store import duckdb_store, migrations, open_store
+from clientcore.store.base import StoreError
 from clientcore.store.duckdb_store import DuckDBStore
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -222,3 +223,19 @@ def test_each_move_ends_the_log_just_past_a_row_group_boundary(
     assert all(size % 60 < 25 for size in sizes - {25})
     assert _counts(store, "events") == 30 * 25
     store.close()
+
+
+def test_a_server_leaves_duckdb_the_threads_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLIENTCORE_DUCKDB_THREADS", "3")
+    store = open_store(str(tmp_path / "c.duckdb"))
+    assert isinstance(store, DuckDBStore)
+    store.move_in_background()
+    assert store.query("SELECT current_setting('threads')") == [(3,)]
+    store.close()
+    monkeypatch.setenv("CLIENTCORE_DUCKDB_THREADS", "all")
+    again = open_store(str(tmp_path / "c.duckdb"))
+    with pytest.raises(StoreError, match="CLIENTCORE_DUCKDB_THREADS must be a positive integer"):
+        again.move_in_background()
+    again.close()

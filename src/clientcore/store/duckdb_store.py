@@ -341,8 +341,13 @@ class DuckDBStore:
         self._con.close()
 
     def move_in_background(self) -> None:
-        """From now on appends go into the inboxes, and a thread moves them into the log."""
+        """From now on appends go into the inboxes, and a thread moves them into the log.
+
+        A serving process also leaves one core to the collector's Python threads: with DuckDB
+        on both of two cores, each move starved the requests (open loop at 20,000 events/s
+        with stitching: p99 51-60 ms on two DuckDB threads, 44-48 ms on one)."""
         if self._mover is None:
+            self._con.execute(f"SET threads = {_serving_threads()}")
             self._mover = _Mover(self)
             self._mover.start()
 
@@ -500,14 +505,25 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, c: ImportCheckpoint) -> Non
     con.execute(SAVE_CHECKPOINT_SQL, checkpoint_params(c))
 
 
+def _positive_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise StoreError(f"{name} must be a positive integer; got {raw!r}")
+    return int(raw)
+
+
 def _inbox_rows() -> int:
     """Rows an inbox takes before it moves (CLIENTCORE_INBOX_ROWS; tests make it small)."""
-    raw = os.environ.get("CLIENTCORE_INBOX_ROWS")
-    if raw is None:
-        return MOVE_ROWS
-    if not raw.isdigit() or int(raw) < 1:
-        raise StoreError(f"CLIENTCORE_INBOX_ROWS must be a positive integer; got {raw!r}")
-    return int(raw)
+    return _positive_setting("CLIENTCORE_INBOX_ROWS", MOVE_ROWS)
+
+
+def _serving_threads() -> int:
+    """DuckDB's threads in a server: every core this process may use but one
+    (CLIENTCORE_DUCKDB_THREADS overrides)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return _positive_setting("CLIENTCORE_DUCKDB_THREADS", max(1, (cores or 2) - 1))
 
 
 class _Mover:
