@@ -237,7 +237,30 @@ class DuckDBStore:
                         f"migration {migration.version} ({migration.name}) failed: {error}"
                     ) from error
                 applied.append(migration.version)
+            try:
+                self._claim_inboxes()
+            except StoreError:
+                self.close()
+                raise
             return applied
+
+    def _claim_inboxes(self) -> None:
+        """Make sure both inbox files belong to this database, or say which does not. An
+        inbox file left by a crashed server beside a main file deleted since holds rows that
+        were never moved: read through this database's views they would be ghost events."""
+        main_id = self._one("SELECT database_id FROM store_identity")
+        for inbox, database in enumerate(migrations.INBOX_DATABASES):
+            owner = self._con.execute(f"SELECT database_id FROM {database}.inbox_owner").fetchall()
+            if owner and owner[0][0] == main_id:
+                continue
+            rows = self._one(f"SELECT count(*) FROM {migrations.EVENT_TABLES[inbox + 1]}")
+            if rows:
+                raise StoreError(
+                    f"{inbox_path(self.url, inbox)} holds {rows} events of another database "
+                    f"(not {self.url}): move the file away, or delete it to drop them"
+                )
+            self._con.execute(f"DELETE FROM {database}.inbox_owner")
+            self._con.execute(f"INSERT INTO {database}.inbox_owner VALUES (?)", [main_id])
 
     # -- generic ------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -216,6 +216,7 @@ def inbox_tables(database: str) -> tuple[str, ...]:
         f"CREATE TABLE IF NOT EXISTS {database}.event_inbox {_INBOX_DDL}",
         f"CREATE TABLE IF NOT EXISTS {database}.message_key_inbox "
         "(key UHUGEINT USING COMPRESSION uncompressed NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {database}.inbox_owner (database_id VARCHAR NOT NULL)",
     )
 
 
@@ -246,6 +247,10 @@ def _duckdb_inbox_files() -> tuple[str, ...]:
         ]
     return (
         "CREATE TABLE inbox_moves (inbox INTEGER PRIMARY KEY, moved BOOLEAN NOT NULL)",
+        # Which inbox files are this database's: a main file deleted after a crash must not
+        # adopt a stale inbox's rows (store/duckdb_store.py checks on open).
+        "CREATE TABLE store_identity (database_id VARCHAR NOT NULL)",
+        "INSERT INTO store_identity SELECT uuid()::VARCHAR",
         "INSERT INTO inbox_moves VALUES (0, false), (1, false)",
         "DROP VIEW events",
         "DROP VIEW message_keys",
