@@ -30,7 +30,7 @@ def _batch(lo: int, hi: int) -> list[bytes]:
     ]
 
 
-INBOX_0, INBOX_1 = migrations.EVENT_TABLES[1:]
+INBOX_0, INBOX_1 = migrations.INBOX_EVENT_TABLES
 
 
 def _mover_caught_up(store: DuckDBStore) -> None:

@@ -148,6 +148,19 @@ def _release_state(path: str, state: _WriterState) -> None:
             del _STATES[key]
 
 
+@contextmanager
+def _in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on a bare connection: committed at the end of the block (a return
+    inside it included), rolled back if anything escapes it."""
+    con.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def rejected_table(rejected: Sequence[RejectedEvent]) -> pa.Table:
     return pa.table(
         {
@@ -223,16 +236,14 @@ class DuckDBStore:
                 if migration.version <= current:
                     continue
                 try:
-                    self._con.execute("BEGIN")
-                    for statement in migration.statements:
-                        self._con.execute(statement)
-                    self._con.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                        [migration.version, migration.name],
-                    )
-                    self._con.execute("COMMIT")
+                    with _in_transaction(self._con):
+                        for statement in migration.statements:
+                            self._con.execute(statement)
+                        self._con.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                            [migration.version, migration.name],
+                        )
                 except duckdb.Error as error:
-                    self._con.execute("ROLLBACK")
                     raise MigrationError(
                         f"migration {migration.version} ({migration.name}) failed: {error}"
                     ) from error
@@ -253,7 +264,7 @@ class DuckDBStore:
             owner = self._con.execute(f"SELECT database_id FROM {database}.inbox_owner").fetchall()
             if owner and owner[0][0] == main_id:
                 continue
-            rows = self._one(f"SELECT count(*) FROM {migrations.EVENT_TABLES[inbox + 1]}")
+            rows = self._one(f"SELECT count(*) FROM {migrations.INBOX_EVENT_TABLES[inbox]}")
             if rows:
                 raise StoreError(
                     f"{inbox_path(self.url, inbox)} holds {rows} events of another database "
@@ -499,7 +510,7 @@ class DuckDBStore:
         key_table, event_table = (
             ("message_key_log", "event_log")
             if inbox is None
-            else (migrations.KEY_TABLES[inbox + 1], migrations.EVENT_TABLES[inbox + 1])
+            else (migrations.INBOX_KEY_TABLES[inbox], migrations.INBOX_EVENT_TABLES[inbox])
         )
         con = self._con
         con.register("fresh_events", events)
@@ -647,23 +658,17 @@ class _Mover:
     def _move(self, inbox: int) -> int:
         """Copy the inbox into the log and mark it moved, in one transaction; the rows moved."""
         con = self._con
-        events, keys = migrations.EVENT_TABLES[inbox + 1], migrations.KEY_TABLES[inbox + 1]
-        con.execute("BEGIN")
-        try:
+        events, keys = migrations.INBOX_EVENT_TABLES[inbox], migrations.INBOX_KEY_TABLES[inbox]
+        with _in_transaction(con):
             moved = int(
                 con.execute(
                     f"INSERT INTO event_log ({_COLUMNS}) SELECT {_COLUMNS} FROM {events}"
                 ).fetchall()[0][0]
             )
             if not moved:
-                con.execute("ROLLBACK")
-                return 0
+                return 0  # an empty inbox: nothing written, nothing to mark
             con.execute(f"INSERT INTO message_key_log SELECT key FROM {keys}").fetchall()
             con.execute("UPDATE inbox_moves SET moved = true WHERE inbox = ?", [inbox]).fetchall()
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
         state = self._store._state
         with state.lock:
             state.log_rows += moved
@@ -675,14 +680,9 @@ class _Mover:
         on it), then unmark it."""
         con = self._con
         database = migrations.INBOX_DATABASES[inbox]
-        con.execute("BEGIN")
-        try:
-            con.execute(f"DELETE FROM {migrations.EVENT_TABLES[inbox + 1]}").fetchall()
-            con.execute(f"DELETE FROM {migrations.KEY_TABLES[inbox + 1]}").fetchall()
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        with _in_transaction(con):
+            con.execute(f"DELETE FROM {migrations.INBOX_EVENT_TABLES[inbox]}").fetchall()
+            con.execute(f"DELETE FROM {migrations.INBOX_KEY_TABLES[inbox]}").fetchall()
         con.execute(f"CHECKPOINT {database}").fetchall()
         con.execute("UPDATE inbox_moves SET moved = false WHERE inbox = ?", [inbox]).fetchall()
 

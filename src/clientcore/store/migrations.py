@@ -204,9 +204,12 @@ _V5_KEY_TABLES = ("message_key_log", "message_key_inbox_0", "message_key_inbox_1
 _INBOX_FILES_NAME = "event inboxes in database files of their own, hidden once moved"
 # The databases the store attaches, one per inbox (store/duckdb_store.py names their files).
 INBOX_DATABASES = ("clientcore_inbox_0", "clientcore_inbox_1")
+# Each inbox's event and message-key table, by inbox number.
+INBOX_EVENT_TABLES = tuple(f"{db}.event_inbox" for db in INBOX_DATABASES)
+INBOX_KEY_TABLES = tuple(f"{db}.message_key_inbox" for db in INBOX_DATABASES)
 # Every table that holds events, and every table that holds message keys.
-EVENT_TABLES = ("event_log", *(f"{db}.event_inbox" for db in INBOX_DATABASES))
-KEY_TABLES = ("message_key_log", *(f"{db}.message_key_inbox" for db in INBOX_DATABASES))
+EVENT_TABLES = ("event_log", *INBOX_EVENT_TABLES)
+KEY_TABLES = ("message_key_log", *INBOX_KEY_TABLES)
 
 
 def inbox_tables(database: str) -> tuple[str, ...]:
