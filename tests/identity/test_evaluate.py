@@ -102,6 +102,42 @@ def test_hand_checked_contingency(store: Store, tmp_path: Path) -> None:
     assert (result.shared_linked, result.shared_unseen) == (1, 1)
 
 
+CUSTOMERS = """person_id,segment,first_name,last_name,birth_date
+A,store_loyal,Anna,Berg,1960-01-02
+B,prospect,anna,Berg,1990-03-04
+C,prospect,Carl,Dunn,
+"""
+
+
+def test_collapsed_profiles_listed_with_what_joined_them(store: Store, tmp_path: Path) -> None:
+    _fill(store)
+    # The family e-mail joins P2 instead of being quarantined: the trap that merged A and B.
+    store.execute("UPDATE identifiers SET profile_id = ?, quarantined = false WHERE id = 9", [P2])
+    truth = _truth(tmp_path)
+    unnamed = evaluate(store, truth)
+    assert unnamed.collapsed_clusters == 1
+    (only,) = unnamed.collapsed
+    assert only.profile_id == P2
+    assert only.people == [{"person_id": "A"}, {"person_id": "B"}]
+    assert only.shared == [{"type": "email", "value": "family@example.com"}]
+    assert (only.namesakes, unnamed.collapsed_namesakes) == (None, None)  # no customers.csv
+
+    (truth / "truth" / "customers.csv").write_text(CUSTOMERS)
+    named = evaluate(store, truth)
+    (only,) = named.collapsed
+    assert [p["last_name"] for p in only.people] == ["Berg", "Berg"]
+    assert only.people[1] == {
+        "person_id": "B",
+        "first_name": "anna",
+        "last_name": "Berg",
+        "birth_date": "1990-03-04",
+    }
+    assert (only.namesakes, named.collapsed_namesakes) == (True, 1)  # Anna and anna
+
+    (truth / "truth" / "customers.csv").write_text(CUSTOMERS.replace("anna", "Ben"))
+    assert evaluate(store, truth).collapsed_namesakes == 0
+
+
 def test_truth_next_to_the_csv_and_without_traps(store: Store, tmp_path: Path) -> None:
     _fill(store)
     result = evaluate(store, _truth(tmp_path, nested=False, shared=False))
@@ -126,6 +162,7 @@ def test_perfect_and_empty(store: Store, tmp_path: Path) -> None:
     perfect = evaluate(store, truth)
     assert (perfect.precision, perfect.recall, perfect.f1) == (1.0, 1.0, 1.0)
     assert (perfect.collapsed_clusters, perfect.split_people) == (0, 0)
+    assert (perfect.collapsed, perfect.collapsed_namesakes) == ([], 0)
 
 
 def test_missing_truth(store: Store, tmp_path: Path) -> None:
@@ -161,6 +198,8 @@ def test_cli(store: Store, tmp_path: Path, db_url: str) -> None:
     )
     assert shown.exit_code == 0
     assert "precision 0.5000" in shown.stdout
+    assert "collapsed profiles (1 of 1 shown)" in shown.stdout  # P2: A and B, no names known
+    assert doc["collapsed"][0]["people"] == [{"person_id": "A"}, {"person_id": "B"}]
     missing = CliRunner().invoke(
         _cli(), ["identity", "evaluate", "--truth", str(tmp_path / "nope"), "--db", db_url]
     )

@@ -30,11 +30,23 @@ from clientcore.identity.spec import IdentitySpec, load_spec
 from clientcore.store import Store
 
 _SEP = "\x1f"
-_TEXT = {"type": pa.string(), "value": pa.string(), "person_id": pa.string()}
+LISTED = 20  # collapsed profiles listed in full
+_PERSON_COLUMNS = ("person_id", "first_name", "last_name", "birth_date")
+_TEXT = {c: pa.string() for c in ("type", "value", *_PERSON_COLUMNS)}
 
 
 class TruthFileError(ValueError):
     """The truth directory cannot be read as type,value,person_id rows."""
+
+
+@dataclass(frozen=True)
+class CollapsedCluster:
+    """One profile holding identifiers of several people, and what joined them."""
+
+    profile_id: int
+    people: list[dict[str, str]]  # person_id (+ first_name, last_name, birth_date if known)
+    shared: list[dict[str, str]]  # trap identifiers in the profile: {type, value}
+    namesakes: bool | None  # all its people share a first name (None: names unknown)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class IdentityEvaluation:
     shared_quarantined: int
     shared_linked: int  # traps the graph used to link (not quarantined)
     shared_unseen: int
+    collapsed_namesakes: int | None  # collapsed profiles of people of one first name
+    collapsed: list[CollapsedCluster]  # the largest collapsed profiles, up to LISTED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +87,21 @@ def truth_files(truth_dir: Path) -> tuple[Path, Path | None]:
             shared = folder / "shared_identifiers.csv"
             return path, shared if shared.is_file() else None
     raise TruthFileError(f"no identifiers.csv in {truth_dir} or {truth_dir / 'truth'}")
+
+
+def _people(identifiers_path: Path, wanted: set[str]) -> dict[str, dict[str, str]]:
+    """Names and birth dates of some people, from customers.csv beside identifiers.csv.
+
+    Optional: a retailer's own truth may have no such file, or not these columns."""
+    path = identifiers_path.parent / "customers.csv"
+    if not wanted or not path.is_file():
+        return {}
+    try:
+        table = _read(path, _PERSON_COLUMNS)
+    except TruthFileError:
+        return {}
+    table = table.filter(pc.is_in(table["person_id"], value_set=pa.array(sorted(wanted))))
+    return {row["person_id"]: {k: v or "" for k, v in row.items()} for row in table.to_pylist()}
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pa.Table:
@@ -120,12 +149,14 @@ def _pairs(counts: np.ndarray) -> int:
     return int(np.sum(counts * (counts - 1) // 2))
 
 
-def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Dense integer codes of a string column (one dictionary over all its chunks)."""
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Dense integer codes of a string column (one dictionary over all its chunks), and the
+    dictionary."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)
-    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, encoded.dictionary
 
 
 def evaluate(store: Store, truth_dir: Path, spec: IdentitySpec | None = None) -> IdentityEvaluation:
@@ -145,7 +176,7 @@ def evaluate(store: Store, truth_dir: Path, spec: IdentitySpec | None = None) ->
     # never clash with profile ids.
     cluster = profile.copy()
     cluster[~in_profile] = -1 - np.arange(int((~in_profile).sum()), dtype=np.int64)
-    person = _codes(joined["person_id"])
+    person, person_ids = _codes(joined["person_id"])
 
     cells = _contingency(cluster, person)
     correct = _pairs(cells["n"].to_numpy())
@@ -165,6 +196,7 @@ def evaluate(store: Store, truth_dir: Path, spec: IdentitySpec | None = None) ->
     real = cells.filter(pc.greater_equal(cells["cluster"], 0))  # cells of real profiles
     per_profile = real.group_by("cluster").aggregate([("person", "count")])
     per_person = real.group_by("person").aggregate([("cluster", "count")])
+    collapsed = _collapsed(real, per_profile, person_ids, stored, traps, identifiers_path)
 
     return IdentityEvaluation(
         precision=precision,
@@ -185,7 +217,60 @@ def evaluate(store: Store, truth_dir: Path, spec: IdentitySpec | None = None) ->
         profiles=int(np.unique(cluster[in_profile]).size),
         people=int(np.unique(person).size),
         **_shared_counts(stored, traps if shared is not None else None),
+        **collapsed,
     )
+
+
+def _collapsed(
+    cells: pa.Table,
+    per_profile: pa.Table,
+    person_ids: pa.Array,
+    stored: pa.Table,
+    traps: pa.Array,
+    identifiers_path: Path,
+) -> dict[str, Any]:
+    """The collapsed profiles: how many join namesakes, and the largest in full."""
+    many = per_profile.filter(pc.greater(per_profile["person_count"], 1))
+    if many.num_rows == 0:
+        return {"collapsed_namesakes": 0, "collapsed": []}
+    held = cells.filter(pc.is_in(cells["cluster"], value_set=many["cluster"]))
+    members: dict[int, list[str]] = {}
+    for cluster, person in zip(
+        held["cluster"].to_pylist(), held["person"].to_pylist(), strict=True
+    ):
+        members.setdefault(cluster, []).append(person_ids[person].as_py())
+    people = _people(identifiers_path, {p for group in members.values() for p in group})
+
+    def namesakes(group: list[str]) -> bool | None:
+        if not all(people.get(p, {}).get("first_name") for p in group):
+            return None
+        return len({people[p]["first_name"].casefold() for p in group}) == 1
+
+    listed = sorted(members, key=lambda c: (-len(members[c]), c))[:LISTED]
+    inside = stored.filter(
+        pc.and_(
+            pc.is_in(stored["profile_id"], value_set=pa.array(listed, pa.int64())),
+            pc.is_in(_key(stored), value_set=traps),
+        )
+    )
+    shared: dict[int, list[dict[str, str]]] = {}
+    for row in inside.sort_by([("type", "ascending"), ("value", "ascending")]).to_pylist():
+        shared.setdefault(row["profile_id"], []).append(
+            {"type": row["type"], "value": row["value"]}
+        )
+    kinds = [namesakes(group) for group in members.values()]
+    return {
+        "collapsed_namesakes": None if None in kinds else sum(kinds),
+        "collapsed": [
+            CollapsedCluster(
+                profile_id=cluster,
+                people=[people.get(p, {"person_id": p}) for p in sorted(members[cluster])],
+                shared=shared.get(cluster, []),
+                namesakes=namesakes(members[cluster]),
+            )
+            for cluster in listed
+        ],
+    }
 
 
 def _split_on_evidence(cluster: np.ndarray, evidence: np.ndarray, person: np.ndarray) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -60,3 +60,31 @@ def evaluate_command(
     ):
         table.add_row(name.replace("_", " "), f"{result[name]:,}")
     console.print(table)
+    if result["collapsed"]:
+        console.print(_collapsed_table(result))
+
+
+def _collapsed_table(result: dict[str, Any]) -> Table:
+    """Who each collapsed profile joins, and through which shared identifier."""
+    shown = len(result["collapsed"])
+    title = f"collapsed profiles ({shown} of {result['collapsed_clusters']:,} shown"
+    if result["collapsed_namesakes"] is not None:
+        title += f"; {result['collapsed_namesakes']:,} join people of one first name"
+    table = Table("profile", "people", "shared identifiers", title=title + ")")
+    for cluster in result["collapsed"]:
+        people = "\n".join(
+            " ".join(
+                part
+                for part in (
+                    person["person_id"],
+                    person.get("first_name", ""),
+                    person.get("last_name", ""),
+                    f"({person['birth_date']})" if person.get("birth_date") else "",
+                )
+                if part
+            )
+            for person in cluster["people"]
+        )
+        shared = "\n".join(f"{i['type']} {i['value']}" for i in cluster["shared"]) or "—"
+        table.add_row(str(cluster["profile_id"]), people, shared)
+    return table
