@@ -6,6 +6,7 @@ import importlib
 import os
 import secrets
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -83,13 +84,22 @@ def serve(
     import uvicorn
 
     from clientcore.api.app import create_app
+    from clientcore.identity.service import RulesChangedError, check_rules
+    from clientcore.identity.spec import load_spec
     from clientcore.store import StoreError, open_store
 
     url = database_url(db)
     try:
-        open_store(url).close()  # fail early, with a clear message, on a bad or locked store
+        store = open_store(url)  # fail early, with a clear message, on a bad or locked store
     except StoreError as error:
         fail(str(error))
+    try:
+        if stitch:
+            check_rules(store, load_spec())
+    except RulesChangedError as error:
+        fail(str(error))
+    finally:
+        store.close()
     token = os.environ.get("CLIENTCORE_ADMIN_TOKEN") or secrets.token_urlsafe(32)
     advertised = advertise(url, f"http://{host}:{port}", token)
     console.print(f"clientcore {__version__} serving {url} on http://{host}:{port} (docs: /docs)")
@@ -160,7 +170,13 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from clientcore.identity.spec import RulesError
+
+    try:
+        app()
+    except RulesError as error:  # raised wherever a command first reads the rules
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

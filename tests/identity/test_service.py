@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clientcore.collect.ingest import commit, prepare
 from clientcore.identity.manage import quarantined as quarantined_rows
-from clientcore.identity.service import rebuild
+from clientcore.identity.service import RulesChangedError, built_under, rebuild, rules_changed
 from clientcore.identity.spec import DEFAULT_SPEC
-from clientcore.identity.sync import IdentityService
+from clientcore.identity.sync import IdentityService, stitch
 from clientcore.store import Store, open_store
 from tests.eventlog import empty_event_log
 
@@ -213,3 +216,67 @@ def test_batch_equals_incremental_whatever_the_arrival_order(
         assert len(incremental["quarantine"]) == 5
     finally:
         store.close()
+
+
+def test_changed_rules_refuse_the_incremental_path_until_a_rebuild(store: Store) -> None:
+    """A graph built under one set of limits, extended under another, would be neither: the
+    service refuses, `stitch` rebuilds, and the store remembers the rules it was built under."""
+    looser = DEFAULT_SPEC.model_copy(
+        update={
+            "identifiers": [
+                rule.model_copy(update={"max_per_profile": 50}) if rule.type == "email" else rule
+                for rule in DEFAULT_SPEC.identifiers
+            ]
+        }
+    )
+    assert looser.fingerprint() != DEFAULT_SPEC.fingerprint()
+    priority = DEFAULT_SPEC.model_copy(update={"source_priority": ["crm", "web"]})
+    assert priority.fingerprint() == DEFAULT_SPEC.fingerprint()  # read-time only
+
+    commit(store, [prepare(scenario(), "web", "test", NOW)])
+    IdentityService(store, DEFAULT_SPEC).sync()
+    assert built_under(store) == DEFAULT_SPEC.fingerprint()
+    assert not rules_changed(store, priority)
+    with pytest.raises(RulesChangedError, match="identity rebuild"):
+        IdentityService(store, looser)
+
+    stitch(store, looser)  # the import path: a rebuild under the new rules
+    assert built_under(store) == looser.fingerprint()
+    IdentityService(store, looser).sync()  # now consistent
+    with pytest.raises(RulesChangedError):
+        IdentityService(store, DEFAULT_SPEC)
+
+
+def test_a_graph_from_before_fingerprints_adopts_the_rules(store: Store) -> None:
+    commit(store, [prepare(scenario(), "web", "test", NOW)])
+    IdentityService(store, DEFAULT_SPEC).sync()
+    store.execute("DELETE FROM identity_state WHERE name = 'identity_rules'")
+    assert built_under(store) is None
+    IdentityService(store, DEFAULT_SPEC).sync()
+    assert built_under(store) == DEFAULT_SPEC.fingerprint()
+
+
+def test_serve_refuses_to_stitch_under_changed_rules(
+    duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from clientcore.cli import app
+
+    store = open_store(duckdb_url)
+    commit(store, [prepare(scenario(), "web", "test", NOW)])
+    rebuild(store, DEFAULT_SPEC)
+    store.close()
+    rules = tmp_path / "identity.yaml"
+    rules.write_text(
+        "identifiers:\n  - {type: user_id, columns: [user_id], max_per_profile: 1}\n"
+        "  - {type: anonymous_id, columns: [anonymous_id, previous_id]}\n"
+    )
+    monkeypatch.setenv("CLIENTCORE_IDENTITY", str(rules))
+    refused = CliRunner().invoke(app, ["serve", "--db", duckdb_url])
+    assert refused.exit_code == 2
+    assert "identity rules changed" in refused.stderr
+    synced = CliRunner().invoke(app, ["identity", "sync", "--db", duckdb_url])
+    assert (synced.exit_code, "identity rebuild" in synced.stderr) == (2, True)
+    shown = CliRunner().invoke(app, ["identity", "rules", "--db", duckdb_url, "--json"])
+    assert json.loads(shown.stdout)["profiles_built_under_these_rules"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+import yaml
 from rich.table import Table
 
 from clientcore.clisupport import (
@@ -11,13 +12,14 @@ from clientcore.clisupport import (
     RemoteServer,
     console,
     fail,
+    local_store,
     print_json,
     store_or_server,
     with_progress,
 )
 from clientcore.identity.manage import IdentityError, quarantined, unmerge
-from clientcore.identity.service import rebuild
-from clientcore.identity.spec import load_spec
+from clientcore.identity.service import RulesChangedError, built_under, rebuild
+from clientcore.identity.spec import load_spec, rules_path
 from clientcore.identity.sync import IdentityService
 
 identity_app = typer.Typer(
@@ -60,9 +62,11 @@ def sync_command(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
         if isinstance(target, RemoteServer):
             fail("the running server stitches every event as it arrives; nothing to do")
         store = target
-        report = with_progress(
-            "stitching", as_json, lambda progress: IdentityService(store, spec).sync(progress)
-        ).to_dict()
+        try:
+            service = IdentityService(store, spec)
+        except RulesChangedError as error:
+            fail(str(error))
+        report = with_progress("stitching", as_json, service.sync).to_dict()
     if as_json:
         print_json(report)
     else:
@@ -70,6 +74,40 @@ def sync_command(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
             f"synced {report['events']:,} new events: {report['identifiers']:,} new identifiers, "
             f"{report['merges']:,} merges, {report['quarantined']:,} quarantined"
         )
+
+
+@identity_app.command("rules")
+def rules_command(
+    db: str | None = typer.Option(
+        None, "--db", help="Also say whether this store's profiles were built under the rules"
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The identity rules in effect (default or CLIENTCORE_IDENTITY), as YAML to start a file
+    of your own from."""
+    spec = load_spec()
+    current: bool | None = None
+    if db is not None:
+        with local_store(db) as store:
+            built = built_under(store)
+        current = built is None or built == spec.fingerprint()
+    source = str(rules_path()) if rules_path() else "default"
+    rules = spec.model_dump(mode="json")
+    if as_json:
+        fingerprint = f"{spec.fingerprint() & (2**64 - 1):016x}"
+        print_json(
+            {
+                "source": source,
+                "fingerprint": fingerprint,
+                "profiles_built_under_these_rules": current,
+                "rules": rules,
+            }
+        )
+        return
+    print(f"# identity rules: {source}")
+    if current is False:
+        print("# the store's profiles were built under other rules: run `identity rebuild`")
+    print(yaml.safe_dump(rules, sort_keys=False), end="")
 
 
 @identity_app.command("quarantine")

@@ -25,6 +25,7 @@ from clientcore.identity.spec import IdentitySpec
 from clientcore.store import Store
 
 WATERMARK = "identity_watermark"
+RULES = "identity_rules"  # fingerprint of the rules the tables were built under
 CHUNK_EVENTS = 500_000
 
 
@@ -56,8 +57,41 @@ def _blocklist(store: Store) -> set[tuple[str, str]]:
 
 
 def _set_watermark(store: Store, seq: int) -> None:
-    store.execute("DELETE FROM identity_state WHERE name = ?", [WATERMARK])
-    store.execute("INSERT INTO identity_state (name, value) VALUES (?, ?)", [WATERMARK, seq])
+    _set_state(store, WATERMARK, seq)
+
+
+def _set_state(store: Store, name: str, value: int) -> None:
+    store.execute("DELETE FROM identity_state WHERE name = ?", [name])
+    store.execute("INSERT INTO identity_state (name, value) VALUES (?, ?)", [name, value])
+
+
+class RulesChangedError(RuntimeError):
+    """The profiles were built under other identity rules: the incremental path would mix the
+    two, so it refuses until a rebuild."""
+
+
+def built_under(store: Store) -> int | None:
+    """The fingerprint of the rules the identity tables were built under (None: not known)."""
+    rows = store.query("SELECT value FROM identity_state WHERE name = ?", [RULES])
+    return int(rows[0][0]) if rows else None
+
+
+def rules_changed(store: Store, spec: IdentitySpec) -> bool:
+    """Whether the tables hold a graph built under other rules (an empty graph never does)."""
+    built = built_under(store)
+    return built is not None and built != spec.fingerprint() and _watermark(store) > 0
+
+
+def check_rules(store: Store, spec: IdentitySpec) -> None:
+    """Refuse to extend a graph built under other rules; adopt the rules of a graph that
+    predates fingerprints (its rules cannot be known)."""
+    if rules_changed(store, spec):
+        raise RulesChangedError(
+            "the identity rules changed since the profiles were built; run "
+            "`clientcore identity rebuild` to rebuild them under the rules in effect"
+        )
+    if built_under(store) is None:
+        _set_state(store, RULES, spec.fingerprint())
 
 
 def first_sight_order(identifiers: pa.Table) -> np.ndarray:
@@ -197,6 +231,7 @@ def rebuild(
         ):
             _replace_rows(store, name, rows)
         _set_watermark(store, upto)
+        _set_state(store, RULES, spec.fingerprint())
     tick("write")
     report.events = upto
     report.identifiers = int(np.count_nonzero(linking))

@@ -19,13 +19,15 @@ profile whose identifiers were seen with Anna and with Ben is split (split.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 Normalizer = Literal["email", "phone", "text", "upper", "name"]
 _PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -80,6 +82,14 @@ class IdentitySpec(BaseModel):
             raise ValueError("at least one identifier type is needed")
         return self
 
+    def fingerprint(self) -> int:
+        """A signed 64-bit digest of everything that shapes the graph, so a store can tell
+        whether its profiles were built under these rules. Source priority only orders traits
+        at read time, so changing it needs no rebuild and does not count."""
+        shape = self.model_dump(mode="json", exclude={"source_priority"})
+        digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
     def rank(self, kind: str) -> int:
         """Position of a type: ties between identifiers first seen in one event break by it."""
         return [rule.type for rule in self.identifiers].index(kind)
@@ -132,11 +142,35 @@ DEFAULT_SPEC = IdentitySpec(
 )
 
 
+class RulesError(ValueError):
+    """The identity rules file cannot be read or is not valid; the message names the file,
+    the field and the problem on one line."""
+
+
+def rules_path() -> Path | None:
+    """The rules file in effect: CLIENTCORE_IDENTITY, or None for the default rules."""
+    value = os.environ.get("CLIENTCORE_IDENTITY")
+    return Path(value) if value else None
+
+
 def load_spec(path: Path | None = None) -> IdentitySpec:
     """The rules from a YAML file (or CLIENTCORE_IDENTITY), else the default."""
-    chosen = path or (
-        Path(os.environ["CLIENTCORE_IDENTITY"]) if "CLIENTCORE_IDENTITY" in os.environ else None
-    )
+    chosen = path or rules_path()
     if chosen is None:
         return DEFAULT_SPEC
-    return IdentitySpec.model_validate(yaml.safe_load(chosen.read_text()))
+    where = f"identity rules {chosen}"
+    try:
+        document = yaml.safe_load(chosen.read_text())
+    except OSError as error:
+        raise RulesError(f"{where}: cannot read: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RulesError(f"{where}: not valid YAML{at}") from None
+    try:
+        return IdentitySpec.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise RulesError(f"{where}: {field}: {first['msg']}{more}") from None

@@ -24,11 +24,13 @@ from clientcore.identity.service import (
     _max_seq,
     _set_watermark,
     _watermark,
+    check_rules,
     event_identifiers,
     first_sight_order,
     linking_mask,
     links_table,
     rebuild,
+    rules_changed,
 )
 from clientcore.identity.spec import IdentitySpec
 from clientcore.store import Store
@@ -40,6 +42,7 @@ class IdentityService:
         self.spec = spec
         self.normalizers = Normalizers(spec.default_region)
         self.limits = {spec.rank(kind): limit for kind, limit in spec.limits().items()}
+        check_rules(store, spec)
         self._load()
 
     def _load(self) -> None:
@@ -242,7 +245,8 @@ def stitch(
     store: Store, spec: IdentitySpec, progress: Callable[[int, int], None] | None = None
 ) -> IdentityReport:
     """Bring profiles up to date after an import: the batch path for a first load (faster on
-    millions of events), the incremental path afterwards. Both give the same tables."""
-    if _watermark(store) == 0:
+    millions of events), the incremental path afterwards. Both give the same tables. Under
+    rules changed since the last build, only a rebuild gives the tables those rules define."""
+    if _watermark(store) == 0 or rules_changed(store, spec):
         return rebuild(store, spec, progress)
     return IdentityService(store, spec).sync(progress)
