@@ -90,7 +90,7 @@ def rules_command(
     if db is not None:
         with local_store(db) as store:
             built = built_under(store)
-        current = built is None or built == spec.fingerprint()
+        current = None if built is None else built == spec.fingerprint()  # None: unknown
     source = str(rules_path()) if rules_path() else "default"
     rules = spec.model_dump(mode="json")
     if as_json:
