@@ -280,3 +280,15 @@ def test_serve_refuses_to_stitch_under_changed_rules(
     assert (synced.exit_code, "identity rebuild" in synced.stderr) == (2, True)
     shown = CliRunner().invoke(app, ["identity", "rules", "--db", duckdb_url, "--json"])
     assert json.loads(shown.stdout)["profiles_built_under_these_rules"] is False
+
+
+def test_an_empty_graph_takes_the_rules_in_effect(store: Store) -> None:
+    """A server started once on an empty store, then under new rules, builds under those."""
+    other = DEFAULT_SPEC.model_copy(update={"default_region": "GB"})
+    IdentityService(store, DEFAULT_SPEC)  # nothing stored yet
+    assert built_under(store) == DEFAULT_SPEC.fingerprint()
+    service = IdentityService(store, other)
+    commit(store, [prepare(scenario(), "web", "test", NOW)])
+    service.sync()
+    assert built_under(store) == other.fingerprint()
+    IdentityService(store, other)  # and a restart under them is accepted

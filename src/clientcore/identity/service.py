@@ -83,14 +83,14 @@ def rules_changed(store: Store, spec: IdentitySpec) -> bool:
 
 
 def check_rules(store: Store, spec: IdentitySpec) -> None:
-    """Refuse to extend a graph built under other rules; adopt the rules of a graph that
-    predates fingerprints (its rules cannot be known)."""
+    """Refuse to extend a graph built under other rules. An empty graph takes the rules in
+    effect, and so does one that predates fingerprints (its rules cannot be known)."""
     if rules_changed(store, spec):
         raise RulesChangedError(
             "the identity rules changed since the profiles were built; run "
             "`clientcore identity rebuild` to rebuild them under the rules in effect"
         )
-    if built_under(store) is None:
+    if built_under(store) != spec.fingerprint():
         _set_state(store, RULES, spec.fingerprint())
 
 
