@@ -14,6 +14,7 @@ from rich.table import Table
 from clientcore.clisupport import console, local_store, with_progress
 from clientcore.collect import log
 from clientcore.collect.importer import import_events
+from clientcore.identity.service import linking_only
 from clientcore.identity.spec import load_spec
 from clientcore.identity.sync import stitch
 from clientcore.store import Store
@@ -54,8 +55,7 @@ def run_tour(db_url: str, customers: int, seed: int, data_dir: Path) -> None:
         for channel, count in stats.by_channel.items():
             table.add_row(channel, f"{count:,}")
         console.print(table)
-        silent = load_spec().not_linking()  # first names: counted, never identifiers
-        where = f" WHERE type NOT IN ({', '.join('?' for _ in silent)})" if silent else ""
+        where, silent = linking_only(load_spec())
         identifiers, profiles, quarantined = store.query(
             "SELECT count(*), count(DISTINCT profile_id), count(*) FILTER (WHERE quarantined) "
             f"FROM identifiers{where}",

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from clientcore.identity.service import linking_only
 from clientcore.identity.spec import IdentitySpec, load_spec
 from clientcore.store import Store
 
@@ -125,8 +126,7 @@ def _key(table: pa.Table) -> pa.Array:
 
 def _stored(store: Store, spec: IdentitySpec) -> pa.Table:
     """The identifiers of the rules that link (a first name is in nobody's truth)."""
-    silent = spec.not_linking()
-    where = f" WHERE type NOT IN ({', '.join('?' for _ in silent)})" if silent else ""
+    where, silent = linking_only(spec)
     table = store.arrow(
         f"SELECT id, type, value, profile_id, quarantined FROM identifiers{where}", silent
     )

@@ -48,8 +48,21 @@ def _max_seq(store: Store) -> int:
 
 
 def _watermark(store: Store) -> int:
-    rows = store.query("SELECT value FROM identity_state WHERE name = ?", [WATERMARK])
-    return int(rows[0][0]) if rows else 0
+    return _state(store, WATERMARK) or 0
+
+
+def _state(store: Store, name: str) -> int | None:
+    rows = store.query("SELECT value FROM identity_state WHERE name = ?", [name])
+    return int(rows[0][0]) if rows else None
+
+
+def linking_only(spec: IdentitySpec) -> tuple[str, list[str]]:
+    """A WHERE clause over `identifiers` keeping the values of rules that link (a first name
+    is counted for the limits, never an identifier), and its parameters."""
+    silent = spec.not_linking()
+    if not silent:
+        return "", []
+    return f" WHERE type NOT IN ({', '.join('?' for _ in silent)})", silent
 
 
 def _blocklist(store: Store) -> set[tuple[str, str]]:
@@ -72,8 +85,7 @@ class RulesChangedError(RuntimeError):
 
 def built_under(store: Store) -> int | None:
     """The fingerprint of the rules the identity tables were built under (None: not known)."""
-    rows = store.query("SELECT value FROM identity_state WHERE name = ?", [RULES])
-    return int(rows[0][0]) if rows else None
+    return _state(store, RULES)
 
 
 def rules_changed(store: Store, spec: IdentitySpec) -> bool:
@@ -90,8 +102,9 @@ def check_rules(store: Store, spec: IdentitySpec) -> None:
             "the identity rules changed since the profiles were built; run "
             "`clientcore identity rebuild` to rebuild them under the rules in effect"
         )
-    if built_under(store) != spec.fingerprint():
-        _set_state(store, RULES, spec.fingerprint())
+    fingerprint = spec.fingerprint()
+    if built_under(store) != fingerprint:
+        _set_state(store, RULES, fingerprint)
 
 
 def first_sight_order(identifiers: pa.Table) -> np.ndarray:
